@@ -1,0 +1,6 @@
+"""nerd's domain: corpora, the SQLite store, prompts, alignment, runs, schedules, evaluation.
+
+Nothing in here imports Textual: the TUI and the CLI are thin shells over this package.
+"""
+
+ENTITY_TYPES: tuple[str, ...] = ("LOC", "MISC", "ORG", "PER")

@@ -1,0 +1,121 @@
+"""Entity-level evaluation with seqeval, reported in the layout of the paper's Table 1."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+from seqeval.metrics import classification_report
+from seqeval.scheme import IOB2
+
+from core import ENTITY_TYPES
+
+
+@dataclass
+class Scores:
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+@dataclass
+class Report:
+    """Overall P/R and micro/macro/weighted F1, plus P/R/F1 for each entity type."""
+
+    precision: float
+    recall: float
+    micro_f1: float
+    macro_f1: float
+    weighted_f1: float
+    support: int
+    sentences: int
+    per_type: dict[str, Scores] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def evaluate(gold: list[list[str]], predicted: list[list[str]], strict: bool = True) -> Report:
+    """Strict IOB2 by default (an entity counts only with exact span and type)."""
+    if len(gold) != len(predicted):
+        raise ValueError(f"{len(gold)} gold sentences but {len(predicted)} predicted")
+    for i, (g, p) in enumerate(zip(gold, predicted, strict=True)):
+        if len(g) != len(p):
+            raise ValueError(f"sentence {i}: {len(g)} gold tags but {len(p)} predicted")
+    options = {"mode": "strict", "scheme": IOB2} if strict else {}
+    table = classification_report(
+        gold, predicted, output_dict=True, zero_division=0, **options
+    ) if gold else {}
+    micro = table.get("micro avg", {})
+    per_type = {
+        kind: Scores(
+            float(table[kind]["precision"]), float(table[kind]["recall"]),
+            float(table[kind]["f1-score"]), int(table[kind]["support"]),
+        )
+        for kind in sorted(k for k in table if not k.endswith(" avg"))
+    }
+    return Report(
+        precision=float(micro.get("precision", 0.0)),
+        recall=float(micro.get("recall", 0.0)),
+        micro_f1=float(micro.get("f1-score", 0.0)),
+        macro_f1=float(table.get("macro avg", {}).get("f1-score", 0.0)),
+        weighted_f1=float(table.get("weighted avg", {}).get("f1-score", 0.0)),
+        support=int(micro.get("support", 0)),
+        sentences=len(gold),
+        per_type=per_type,
+    )
+
+
+def table_rows(reports: dict[str, Report]) -> list[tuple[str, str, list[str]]]:
+    """(group, metric, one cell per report) in the order of the paper's Table 1."""
+    names = list(reports.values())
+    rows = [
+        ("Overall", "Precision", [f"{r.precision:.3f}" for r in names]),
+        ("", "Recall", [f"{r.recall:.3f}" for r in names]),
+        ("", "Micro Average F1", [f"{r.micro_f1:.3f}" for r in names]),
+        ("", "Macro Average F1", [f"{r.macro_f1:.3f}" for r in names]),
+        ("", "Weighted Average F1", [f"{r.weighted_f1:.3f}" for r in names]),
+    ]
+    kinds = [k for k in ENTITY_TYPES if any(k in r.per_type for r in names)]
+    kinds += sorted({k for r in names for k in r.per_type} - set(kinds))
+    for kind in kinds:
+        for i, (label, attr) in enumerate(
+            [("Precision", "precision"), ("Recall", "recall"), ("F1-Score", "f1")]
+        ):
+            cells = [
+                f"{getattr(r.per_type[kind], attr):.3f}" if kind in r.per_type else "-"
+                for r in names
+            ]
+            rows.append((kind if i == 0 else "", label, cells))
+    rows.append(("", "Entities (gold)", [str(r.support) for r in names]))
+    rows.append(("", "Sentences", [str(r.sentences) for r in names]))
+    return rows
+
+
+def to_markdown(reports: dict[str, Report], title: str = "") -> str:
+    header = ["", "Metric", *reports]
+    lines = [f"### {title}", ""] if title else []
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("| --- | --- | " + " | ".join("---:" for _ in reports) + " |")
+    for group, metric, cells in table_rows(reports):
+        lines.append("| " + " | ".join([group, metric, *cells]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def to_json(reports: dict[str, Report]) -> str:
+    return json.dumps({name: r.to_dict() for name, r in reports.items()}, indent=2)
+
+
+def to_rich(reports: dict[str, Report], title: str = ""):
+    """The same table for the terminal."""
+    from rich.table import Table
+
+    table = Table(title=title or None, show_lines=False)
+    table.add_column("")
+    table.add_column("Metric")
+    for name in reports:
+        table.add_column(name, justify="right")
+    for group, metric, cells in table_rows(reports):
+        table.add_row(group, metric, *cells, end_section=metric in {"Weighted Average F1", "F1-Score"})
+    return table

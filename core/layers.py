@@ -1,0 +1,120 @@
+"""Tag layers: any labelling of a subset's sentences that can be compared with another.
+
+`gold` (human tags), `run:N` (an annotation run's aligned tags), `review:N` (a run with
+the human corrections applied), `pred:N` (a trained model's predictions), and two
+computed ones that bound what a teacher can do: `roundtrip` (gold tags turned into the
+teacher's dict and aligned back: the ceiling of any dict-answering teacher) and
+`lexicon:SUBSET` (entity strings memorised from SUBSET's gold tags: a floor).
+"""
+
+from __future__ import annotations
+
+import json
+
+from core.align import align, entities_of
+from core.corpora import NotFound, StoredSentence, resolve_subset, subset_id, subset_sentences
+from core.evaluate import Report, evaluate
+from core.store import Store
+
+Layer = dict[int, list[str]]
+
+
+class LayerError(ValueError):
+    """An unknown or empty layer; the message lists the forms that exist."""
+
+
+FORMS = "gold, run:N, review:N, pred:N, roundtrip, lexicon:SUBSET"
+
+
+def run_id(store: Store, ref: str, table: str = "annotation_runs") -> int:
+    """A run by id or name; 'latest' is the newest."""
+    if ref in ("", "latest"):
+        row = store.db.execute(f"select id from {table} order by id desc limit 1").fetchone()
+    elif ref.isdigit():
+        row = store.db.execute(f"select id from {table} where id = ?", [int(ref)]).fetchone()
+    else:
+        row = store.db.execute(
+            f"select id from {table} where name = ? order by id desc limit 1", [ref]
+        ).fetchone()
+    if not row:
+        kind = "annotation run" if table == "annotation_runs" else "training run"
+        raise NotFound(f"no {kind} {ref or 'yet'!r}")
+    return row[0]
+
+
+def _stored(store: Store, sql: str, owner: int, wanted: set[int]) -> Layer:
+    return {
+        sid: json.loads(tags)
+        for sid, tags in store.db.execute(sql, [owner])
+        if sid in wanted and tags is not None
+    }
+
+
+def reviewed(store: Store, run: int, wanted: set[int]) -> Layer:
+    """The run's tags with each sentence's latest review applied."""
+    layer = _stored(store, "select sentence_id, tags from annotations where run_id = ?", run, wanted)
+    for sid, tags in store.db.execute(
+        "select sentence_id, tags from reviews where run_id = ? order by id", [run]
+    ):
+        if sid in wanted and tags is not None:
+            layer[sid] = json.loads(tags)
+    return layer
+
+
+def lexicon(sentences: list[StoredSentence], source: list[StoredSentence]) -> Layer:
+    """Tag every occurrence of every entity string seen in `source`'s gold tags."""
+    memory: dict[str, str] = {}
+    for s in source:
+        for kind, texts in entities_of(s.tokens, s.gold or []).items():
+            for text in texts:
+                memory.setdefault(text, kind)
+    by_first: dict[str, list[tuple[str, str]]] = {}
+    for text, kind in memory.items():
+        by_first.setdefault(text.split()[0], []).append((kind, text))
+    layer: Layer = {}
+    for s in sentences:
+        present = {t for t in s.tokens}
+        entities = [e for t in present for e in by_first.get(t, [])]
+        layer[s.id] = align(s.tokens, entities).tags
+    return layer
+
+
+def load(store: Store, spec: str, sentences: list[StoredSentence]) -> Layer:
+    """Resolve a layer spec over the given sentences (sentence id -> IOB2 tags)."""
+    wanted = {s.id for s in sentences}
+    kind, _, ref = spec.partition(":")
+    if kind == "gold":
+        layer = {s.id: s.gold for s in sentences if s.gold is not None}
+    elif kind == "run":
+        layer = _stored(store, "select sentence_id, tags from annotations where run_id = ?",
+                        run_id(store, ref), wanted)
+    elif kind == "review":
+        layer = reviewed(store, run_id(store, ref), wanted)
+    elif kind == "pred":
+        layer = _stored(store, "select sentence_id, tags from predictions where training_run_id = ?",
+                        run_id(store, ref, "training_runs"), wanted)
+    elif kind == "roundtrip":
+        layer = {
+            s.id: align(s.tokens, [(k, t) for k, ts in entities_of(s.tokens, s.gold).items()
+                                   for t in ts]).tags
+            for s in sentences if s.gold is not None
+        }
+    elif kind == "lexicon" and ref:
+        layer = lexicon(sentences, list(subset_sentences(store, subset_id(store, ref))))
+    else:
+        raise LayerError(f"unknown layer {spec!r}; use one of: {FORMS}")
+    return layer
+
+
+def score(store: Store, subset: str, gold: str, predicted: list[str]) -> dict[str, Report]:
+    """One report per predicted layer, over the sentences it shares with the reference."""
+    sentences = list(subset_sentences(store, resolve_subset(store, subset)))
+    reference = load(store, gold, sentences)
+    reports = {}
+    for spec in predicted:
+        layer = load(store, spec, sentences)
+        ids = [s.id for s in sentences if s.id in reference and s.id in layer]
+        if not ids:
+            raise LayerError(f"{spec} and {gold} share no sentence of {subset}")
+        reports[spec] = evaluate([reference[i] for i in ids], [layer[i] for i in ids])
+    return reports

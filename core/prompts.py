@@ -1,0 +1,143 @@
+"""The paper's prompts (Figure 1 standard few-shot, Figure 2 chain of thought) as versioned files.
+
+A run records the template version and the hash of the rendered few-shot prefix, so two
+runs are known to have asked the same question, and answers can be reused between them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from models.llm import Request
+
+KINDS = ("standard", "cot")
+VERSION = "v1"
+EXAMPLES_DEFAULT = "examples-paper.json"
+
+
+class PromptError(ValueError):
+    """A bad examples file or template; the message names the file and field."""
+
+
+@dataclass
+class Example:
+    sentence: str
+    entities: dict[str, list[str]]
+    reasoning: str = ""
+    sentence_id: int | None = None
+
+
+@dataclass
+class Prompt:
+    kind: str
+    template: str
+    examples: list[Example] = field(default_factory=list)
+    version: str = VERSION
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}-{self.version}"
+
+    def prefix(self) -> str:
+        """Everything before the sentence: identical across a run, so llama.cpp can cache it."""
+        return self.template.split("{sentence}")[0].replace("{examples}", self.render_examples())
+
+    def prefix_hash(self) -> str:
+        return hashlib.sha256(self.prefix().encode()).hexdigest()[:16]
+
+    def render_examples(self) -> str:
+        blocks = []
+        for example in self.examples:
+            answer = format_dict(example.entities)
+            if self.kind == "cot":
+                reasoning = example.reasoning or default_reasoning(example.entities)
+                blocks.append(f"Sentence: '{example.sentence}'\nReasoning: {reasoning}\n"
+                              f"Result: {answer}\n\n")
+            else:
+                blocks.append(f"Sentence: '{example.sentence}'\nResult: {answer}\n\n")
+        return "".join(blocks)
+
+    def render(self, sentence: str) -> str:
+        return self.prefix() + sentence + self.template.split("{sentence}", 1)[1]
+
+    def request(self, sentence: str, chat: bool = False, max_tokens: int | None = None) -> Request:
+        """Plain completion for base models stops at the line end after the dict;
+        chat mode sends the whole prompt as one user message."""
+        text = self.render(sentence)
+        if self.kind == "cot":
+            stop, budget = ["\nSentence:", "\n\n"], max_tokens or 384
+        else:
+            stop, budget = ["\n"], max_tokens or 128
+        if chat:
+            return Request(messages=[{"role": "user", "content": text}], max_tokens=budget)
+        return Request(prompt=text, stop=stop, max_tokens=budget)
+
+
+def format_dict(entities: dict[str, list[str]]) -> str:
+    """The answer format of the paper: {'LOC': ['Houston'], 'PER': ['Orlando Miller']}."""
+    return "{" + ", ".join(f"{k!r}: {v!r}" for k, v in entities.items() if v) + "}"
+
+
+def default_reasoning(entities: dict[str, list[str]]) -> str:
+    names = [t for texts in entities.values() for t in texts]
+    typed = "; ".join(f"{t} is {k}" for k, texts in entities.items() for t in texts)
+    return (f"1. Context: a news sentence. 2. Candidates: {', '.join(names) or 'none'}. "
+            f"3. Types: {typed or 'no named entity'}. 4. Justification: from the context.")
+
+
+def template_text(kind: str) -> str:
+    if kind not in KINDS:
+        raise PromptError(f"unknown prompt {kind!r}; use one of: {', '.join(KINDS)}")
+    return resources.files("core").joinpath("templates", f"{kind}-{VERSION}.txt").read_text().rstrip("\n")
+
+
+def load_examples(path: str | Path | None = None) -> list[Example]:
+    """A JSON list of {sentence, entities, reasoning?}; the paper's three by default."""
+    if path is None:
+        source = "examples-paper.json"
+        text = resources.files("core").joinpath("templates", EXAMPLES_DEFAULT).read_text()
+    else:
+        source = str(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise PromptError(f"{source}: cannot read examples file ({exc.strerror})") from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PromptError(f"{source}:{exc.lineno}: not valid JSON ({exc.msg})") from exc
+    if not isinstance(data, list):
+        raise PromptError(f"{source}: expected a JSON list of examples")
+    examples = []
+    for i, item in enumerate(data):
+        if not isinstance(item, dict) or not isinstance(item.get("sentence"), str):
+            raise PromptError(f"{source}: example {i}: field 'sentence' (a string) is missing")
+        entities = item.get("entities")
+        if not isinstance(entities, dict) or not all(
+            isinstance(v, list) and all(isinstance(t, str) for t in v) for v in entities.values()
+        ):
+            raise PromptError(f"{source}: example {i}: field 'entities' must map types to lists"
+                              " of strings")
+        examples.append(Example(item["sentence"], entities, str(item.get("reasoning", ""))))
+    return examples
+
+
+def examples_from(sentences: list, k: int, seed: int = 13) -> list[Example]:
+    """k examples drawn (seeded) from labelled sentences (objects with id, tokens, gold)."""
+    from core.align import entities_of
+
+    labelled = [s for s in sentences if s.gold]
+    if k > len(labelled):
+        raise PromptError(f"asked for {k} examples but the pool has {len(labelled)} labelled sentences")
+    chosen = random.Random(seed).sample(labelled, k)
+    return [Example(" ".join(s.tokens), entities_of(s.tokens, s.gold), sentence_id=s.id)
+            for s in chosen]
+
+
+def build(kind: str, examples: list[Example] | None = None) -> Prompt:
+    return Prompt(kind, template_text(kind), load_examples() if examples is None else examples)

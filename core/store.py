@@ -1,0 +1,174 @@
+"""The project's SQLite file: one per project, WAL mode, foreign keys on, versioned schema.
+
+Every table is created by a numbered migration so an older project file is brought up to
+date on open, never silently reinterpreted.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlite_utils
+
+SCHEMA_VERSION_KEY = "schema_version"
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    db["datasets"].create(
+        {"id": int, "name": str, "kind": str, "source": str, "content_hash": str,
+         "scheme": str, "n_sentences": int, "created": str},
+        pk="id", not_null={"name", "kind", "content_hash"},
+    )
+    db["datasets"].create_index(["name"], unique=True)
+    db["datasets"].create_index(["content_hash"], unique=True)
+    db["sentences"].create(
+        {"id": int, "dataset_id": int, "position": int, "doc": str, "category": str,
+         "text": str, "tokens": str, "gold_tags": str, "n_tokens": int},
+        pk="id", foreign_keys=[("dataset_id", "datasets", "id")],
+        not_null={"dataset_id", "position", "tokens", "n_tokens"},
+    )
+    db["sentences"].create_index(["dataset_id", "position"], unique=True)
+    db["subsets"].create(
+        {"id": int, "name": str, "dataset_id": int, "seed": int, "size": int,
+         "params": str, "created": str},
+        pk="id", foreign_keys=[("dataset_id", "datasets", "id")], not_null={"name"},
+    )
+    db["subsets"].create_index(["name"], unique=True)
+    db["subset_sentences"].create(
+        {"subset_id": int, "sentence_id": int, "position": int},
+        pk=("subset_id", "sentence_id"),
+        foreign_keys=[("subset_id", "subsets", "id"), ("sentence_id", "sentences", "id")],
+    )
+    db["annotation_runs"].create(
+        {"id": int, "name": str, "subset_id": int, "backend": str, "model": str,
+         "prompt": str, "template_version": str, "prompt_hash": str, "params": str,
+         "status": str, "created": str, "finished": str},
+        pk="id", foreign_keys=[("subset_id", "subsets", "id")],
+    )
+    db["annotations"].create(
+        {"run_id": int, "sentence_id": int, "prompt_hash": str, "raw": str, "reasoning": str,
+         "entities": str,
+         "tags": str, "parse_status": str, "unmatched": str, "conflicts": str,
+         "examples": str, "prompt_tokens": int, "completion_tokens": int,
+         "latency_s": float, "created": str},
+        pk=("run_id", "sentence_id"),
+        foreign_keys=[("run_id", "annotation_runs", "id"), ("sentence_id", "sentences", "id")],
+    )
+    db["reviews"].create(
+        {"id": int, "run_id": int, "sentence_id": int, "tags": str, "entities": str,
+         "action": str, "created": str},
+        pk="id",
+        foreign_keys=[("run_id", "annotation_runs", "id"), ("sentence_id", "sentences", "id")],
+    )
+    db["reviews"].create_index(["run_id", "sentence_id"])
+    db["training_runs"].create(
+        {"id": int, "name": str, "config": str, "status": str, "checkpoint_dir": str,
+         "created": str, "finished": str},
+        pk="id",
+    )
+    db["epoch_metrics"].create(
+        {"training_run_id": int, "epoch": int, "loss": float, "w0": float,
+         "n_distilled": int, "n_original": int, "lr": float, "dev_f1": float,
+         "seconds": float},
+        pk=("training_run_id", "epoch"),
+        foreign_keys=[("training_run_id", "training_runs", "id")],
+    )
+    db["predictions"].create(
+        {"training_run_id": int, "sentence_id": int, "tags": str},
+        pk=("training_run_id", "sentence_id"),
+        foreign_keys=[("training_run_id", "training_runs", "id"),
+                      ("sentence_id", "sentences", "id")],
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+
+
+class StoreError(RuntimeError):
+    """The project file can't be used as it is; the message says why and what to do."""
+
+
+class Store:
+    """A project database. `Store(path)` creates or upgrades it."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if self.path.parent and not self.path.parent.exists():
+            raise StoreError(f"{self.path}: folder {self.path.parent} does not exist")
+        try:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: not a nerd project database ({exc})") from exc
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        self.db = sqlite_utils.Database(conn)
+        self._migrate()
+
+    @property
+    def schema_version(self) -> int:
+        if "meta" not in self.db.table_names():
+            return 0
+        row = self.db.execute(
+            "select value from meta where key = ?", [SCHEMA_VERSION_KEY]
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def _migrate(self) -> None:
+        current = self.schema_version
+        if current > len(MIGRATIONS):
+            raise StoreError(
+                f"{self.path}: schema version {current} is newer than this nerd knows "
+                f"({len(MIGRATIONS)}); upgrade nerd"
+            )
+        if current == len(MIGRATIONS):
+            return
+        with self.transaction():
+            if "meta" not in self.db.table_names():
+                self.db["meta"].create({"key": str, "value": str}, pk="key")
+            for version in range(current, len(MIGRATIONS)):
+                MIGRATIONS[version](self.db)
+            self.db.execute(
+                "insert or replace into meta(key, value) values (?, ?)",
+                [SCHEMA_VERSION_KEY, str(len(MIGRATIONS))],
+            )
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite_utils.Database]:
+        """All or nothing: a failed import leaves the file as it was.
+
+        Write with `db.execute` inside it: sqlite-utils' own write helpers commit on their own.
+        """
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def counts(self) -> dict[str, int]:
+        return {name: self.db[name].count for name in self.db.table_names() if name != "meta"}

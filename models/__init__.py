@@ -1,0 +1,1 @@
+"""Model adapters: LLM backends behind one interface, the encoder, ONNX export and runtime."""

@@ -1,0 +1,45 @@
+"""One small interface for every teacher: a request in, a completion out.
+
+Backends differ in transport (in-process llama.cpp, an OpenAI-compatible HTTP API) but the
+annotation run only ever sees `Backend.complete`, so a new backend is one class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass
+class Request:
+    """What to ask. `messages` set means chat mode; otherwise `prompt` is completed as is."""
+
+    prompt: str = ""
+    messages: list[dict[str, str]] | None = None
+    stop: list[str] = field(default_factory=list)
+    max_tokens: int = 256
+    temperature: float = 0.0
+    seed: int | None = None
+    grammar: str | None = None  # GBNF; honoured by llama.cpp, ignored by HTTP backends
+
+
+@dataclass
+class Completion:
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+    cached_tokens: int = 0
+
+
+class BackendError(RuntimeError):
+    """The teacher can't answer (bad key, model missing, server gone); the message says why."""
+
+
+class Backend(Protocol):
+    name: str
+    model: str
+
+    def complete(self, request: Request) -> Completion: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,1 @@
+"""The `nerd` command line and the Textual app: thin shells over `core`."""

@@ -1,0 +1,178 @@
+"""`nerd`: a thin shell over `core`. Each command parses options, calls core, prints."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.markup import escape
+
+from core import corpora, evaluate, layers, paths
+from core.conll import CorpusError, Sentence, write_conll, write_jsonl
+from core.progress import bar
+from core.store import Store, StoreError
+
+out = Console()
+err = Console(stderr=True)
+USER_ERRORS = (CorpusError, corpora.NotFound, StoreError, paths.DataDirError,
+               layers.LayerError, ValueError, FileNotFoundError)
+
+
+class Nerd(click.Group):
+    """Prints a user error as one line naming the problem, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except USER_ERRORS as exc:
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            sys.exit(2)
+
+
+db_option = click.option(
+    "--db", "db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="Project database (default: $NERD_DB, else nerd.db here).",
+)
+
+
+def open_store(db: Path | None) -> Store:
+    return Store(paths.db_path(db))
+
+
+@click.group(cls=Nerd, invoke_without_command=True)
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """nerd: distil an LLM's knowledge into a small, fast NER model."""
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+
+
+@main.command()
+@db_option
+def init(db: Path | None) -> None:
+    """Create (or upgrade) the project database."""
+    store = open_store(db)
+    out.print(f"project database {store.path} (schema v{store.schema_version})")
+
+
+@main.group(name="import", cls=Nerd)
+def import_group() -> None:
+    """Bring corpora into the project."""
+
+
+@import_group.command(name="conll")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--name", required=True, help="Dataset name, e.g. conll-train.")
+@click.option("--scheme", type=click.Choice(["auto", "iob1", "iob2"]), default="auto",
+              help="Tag scheme of the file; output is always IOB2.")
+@db_option
+def import_conll(path: Path, name: str, scheme: str, db: Path | None) -> None:
+    """Import a CoNLL file (2 or 4 columns, IOB1 or IOB2)."""
+    result = corpora.import_conll(open_store(db), path, name, scheme)
+    _report_import(result)
+
+
+@import_group.command(name="text")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--name", required=True, help="Dataset name, e.g. bbc.")
+@db_option
+def import_text(folder: Path, name: str, db: Path | None) -> None:
+    """Import a folder of raw articles (category/NNN.txt), split into CoNLL-style sentences."""
+    with bar(f"import {name}") as advance:
+        result = corpora.import_text(open_store(db), folder, name, progress=advance)
+    _report_import(result)
+
+
+def _report_import(result: corpora.ImportResult) -> None:
+    if result.added:
+        dropped = result.skipped_duplicates
+        extra = f", {dropped} duplicate articles dropped" if dropped else ""
+        out.print(f"imported {result.name}: {result.sentences} sentences{extra}")
+    else:
+        out.print(f"{result.name}: already imported ({result.sentences} sentences), nothing added")
+
+
+@main.command()
+@click.argument("dataset")
+@click.option("--name", required=True, help="Name of the new subset.")
+@click.option("--size", type=int, required=True)
+@click.option("--seed", type=int, default=13, show_default=True)
+@click.option("--exclude", multiple=True, help="Subset(s) to stay disjoint from.")
+@click.option("--min-tokens", type=int, default=0, help="Only sentences at least this long.")
+@click.option("--with-entities", is_flag=True, help="Only sentences with a gold entity.")
+@db_option
+def sample(dataset: str, name: str, size: int, seed: int, exclude: tuple[str, ...],
+           min_tokens: int, with_entities: bool, db: Path | None) -> None:
+    """Draw a seeded subset of a dataset; its seed and sentence ids are recorded."""
+    store = open_store(db)
+    corpora.sample(store, dataset, name, size, seed, list(exclude), min_tokens, with_entities)
+    out.print(f"subset {name}: {size} sentences from {dataset} (seed {seed})")
+
+
+@main.command()
+@db_option
+def stats(db: Path | None) -> None:
+    """Sentences, tokens and gold entities of each dataset and subset."""
+    out.print(corpora.stats_table(corpora.stats(open_store(db))))
+
+
+@main.command()
+@click.argument("fmt", type=click.Choice(["conll", "jsonl"]))
+@click.argument("subset")
+@click.option("--layer", default="gold", show_default=True, help=f"Tags to write: {layers.FORMS}.")
+@click.option("--out", "target", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="File to write (default: standard output).")
+@db_option
+def export(fmt: str, subset: str, layer: str, target: Path | None, db: Path | None) -> None:
+    """Write a subset (or dataset) with one tag layer as CoNLL (IOB2) or JSONL."""
+    store = open_store(db)
+    sentences = list(corpora.subset_sentences(store, corpora.resolve_subset(store, subset)))
+    tags = layers.load(store, layer, sentences)
+    records = [Sentence(s.tokens, tags.get(s.id), doc=s.doc, extra={"id": s.id}) for s in sentences]
+    writer = write_conll if fmt == "conll" else write_jsonl
+    if target:
+        with target.open("w", encoding="utf-8") as fh:
+            count = writer(records, fh)
+        err.print(f"wrote {count} sentences to {target}")
+    else:
+        writer(records, sys.stdout)
+
+
+@main.command()
+@click.argument("subset")
+@click.option("--gold", default="gold", show_default=True, help="Reference layer.")
+@click.option("--pred", "predicted", multiple=True, required=True,
+              help=f"Layer(s) to score, side by side: {layers.FORMS}.")
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]), default="table")
+@db_option
+def report(subset: str, gold: str, predicted: tuple[str, ...], fmt: str, db: Path | None) -> None:
+    """Score tag layers of a subset against a reference (the paper's Table 1 layout)."""
+    store = open_store(db)
+    reports = layers.score(store, subset, gold, list(predicted))
+    print_reports(reports, f"{subset}: {', '.join(predicted)} vs {gold}", fmt)
+
+
+def print_reports(reports: dict[str, evaluate.Report], title: str, fmt: str) -> None:
+    if fmt == "markdown":
+        click.echo(evaluate.to_markdown(reports, title))
+    elif fmt == "json":
+        click.echo(evaluate.to_json(reports))
+    else:
+        out.print(evaluate.to_rich(reports, title))
+
+
+@main.command()
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+              help="Folder with conll2003/ and bbc/ (default: $NERD_DATA_DIR, else ../shared/data).")
+@db_option
+def demo(data_dir: Path | None, db: Path | None) -> None:
+    """The main job on the embedded defaults (see the README)."""
+    from core import pipeline
+
+    pipeline.run_demo(open_store(db), paths.data_dir(data_dir, "conll2003"), out)
+
+
+if __name__ == "__main__":
+    main()
