@@ -38,3 +38,7 @@ test *ARGS: install
 # Lint.
 lint: install
     {{bin}}/ruff check core tui models tests bench
+
+# Benchmark the embedded teacher (standard and CoT) on 200 CoNLL train sentences.
+bench-annotate *ARGS: install
+    {{bin}}/python -m bench.annotate {{ARGS}}

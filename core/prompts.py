@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from core.parse import format_answer
 from models.llm import Request
 
 KINDS = ("standard", "cot")
@@ -53,7 +54,7 @@ class Prompt:
     def render_examples(self) -> str:
         blocks = []
         for example in self.examples:
-            answer = format_dict(example.entities)
+            answer = format_answer(example.entities)
             if self.kind == "cot":
                 reasoning = example.reasoning or default_reasoning(example.entities)
                 blocks.append(f"Sentence: '{example.sentence}'\nReasoning: {reasoning}\n"
@@ -76,11 +77,6 @@ class Prompt:
         if chat:
             return Request(messages=[{"role": "user", "content": text}], max_tokens=budget)
         return Request(prompt=text, stop=stop, max_tokens=budget)
-
-
-def format_dict(entities: dict[str, list[str]]) -> str:
-    """The answer format of the paper: {'LOC': ['Houston'], 'PER': ['Orlando Miller']}."""
-    return "{" + ", ".join(f"{k!r}: {v!r}" for k, v in entities.items() if v) + "}"
 
 
 def default_reasoning(entities: dict[str, list[str]]) -> str:

@@ -67,6 +67,7 @@ def _v1(db: sqlite_utils.Database) -> None:
         pk=("run_id", "sentence_id"),
         foreign_keys=[("run_id", "annotation_runs", "id"), ("sentence_id", "sentences", "id")],
     )
+    db["annotations"].create_index(["prompt_hash"])
     db["reviews"].create(
         {"id": int, "run_id": int, "sentence_id": int, "tags": str, "entities": str,
          "action": str, "created": str},

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -103,3 +110,54 @@ def shared_data() -> Path | None:
         if candidate and (Path(candidate) / "conll2003" / "test.txt").is_file():
             return Path(candidate)
     return None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# -- a real OpenAI-compatible server: llama.cpp serving the embedded Gemma 270M -------------
+
+
+@pytest.fixture(scope="session")
+def gguf() -> Path:
+    """The embedded Gemma 270M, written once into the user's cache like `nerd annotate` does."""
+    from models.llama_backend import embedded_gguf
+
+    return embedded_gguf()
+
+
+@pytest.fixture(scope="session")
+def llama_server(gguf: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`python -m llama_cpp.server` on 127.0.0.1; yields its base URL; always stopped."""
+    pytest.importorskip("llama_cpp.server")
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("llama") / "server.log"
+    command = [sys.executable, "-m", "llama_cpp.server", "--host", "127.0.0.1",
+               "--port", str(port), "--model", str(gguf), "--n_ctx", "2048"]
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
+    base_url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"llama_cpp.server exited:\n{log_path.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{base_url}/models", timeout=2) as response:
+                    json.load(response)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"llama_cpp.server not up in 60 s:\n{log_path.read_text()[-2000:]}")
+                time.sleep(0.25)
+        yield base_url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

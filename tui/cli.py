@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -9,15 +10,18 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from core import corpora, evaluate, layers, paths
+from core import annotate as annotation
+from core import corpora, evaluate, layers, paths, quality
 from core.conll import CorpusError, Sentence, write_conll, write_jsonl
 from core.progress import bar
+from core.prompts import PromptError
 from core.store import Store, StoreError
+from models.llm import BackendError
 
 out = Console()
 err = Console(stderr=True)
 USER_ERRORS = (CorpusError, corpora.NotFound, StoreError, paths.DataDirError,
-               layers.LayerError, ValueError, FileNotFoundError)
+               layers.LayerError, PromptError, BackendError, ValueError, FileNotFoundError)
 
 
 class Nerd(click.Group):
@@ -29,6 +33,17 @@ class Nerd(click.Group):
         except USER_ERRORS as exc:
             err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             sys.exit(2)
+
+
+class DefaultGroup(Nerd):
+    """`nerd report SUBSET ...` scores layers; `nerd report annotations [RUN]` names a view."""
+
+    default = "layers"
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = [self.default, *args]
+        return super().parse_args(ctx, args)
 
 
 db_option = click.option(
@@ -140,18 +155,49 @@ def export(fmt: str, subset: str, layer: str, target: Path | None, db: Path | No
         writer(records, sys.stdout)
 
 
-@main.command()
+@main.group(cls=DefaultGroup)
+def report() -> None:
+    """Evaluation reports: `nerd report SUBSET --pred LAYER`, `nerd report annotations [RUN]`."""
+
+
+format_option = click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]),
+                             default="table", show_default=True)
+
+
+@report.command(name="layers")
 @click.argument("subset")
 @click.option("--gold", default="gold", show_default=True, help="Reference layer.")
 @click.option("--pred", "predicted", multiple=True, required=True,
               help=f"Layer(s) to score, side by side: {layers.FORMS}.")
-@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]), default="table")
+@format_option
 @db_option
-def report(subset: str, gold: str, predicted: tuple[str, ...], fmt: str, db: Path | None) -> None:
+def report_layers(subset: str, gold: str, predicted: tuple[str, ...], fmt: str,
+                  db: Path | None) -> None:
     """Score tag layers of a subset against a reference (the paper's Table 1 layout)."""
-    store = open_store(db)
-    reports = layers.score(store, subset, gold, list(predicted))
+    reports = layers.score(open_store(db), subset, gold, list(predicted))
     print_reports(reports, f"{subset}: {', '.join(predicted)} vs {gold}", fmt)
+
+
+@report.command(name="annotations")
+@click.argument("run", default="latest")
+@format_option
+@db_option
+def report_annotations(run: str, fmt: str, db: Path | None) -> None:
+    """An annotation run against gold, beside the other prompt's run when there is one."""
+    store = open_store(db)
+    runs = [quality.run_quality(store, r) for r in quality.companions(store, run)]
+    scored = {q.label: q.report for q in runs if q.report is not None}
+    if fmt == "json":
+        click.echo(json.dumps([{**q.__dict__, "report": q.report and q.report.to_dict(),
+                                "parse_failure_rate": q.parse_failure_rate,
+                                "unmatched_rate": q.unmatched_rate} for q in runs], indent=2))
+        return
+    if scored:
+        print_reports(scored, "Teacher against gold", fmt)
+    if fmt == "markdown":
+        click.echo(quality.quality_markdown(runs))
+    else:
+        out.print(quality.quality_table(runs))
 
 
 def print_reports(reports: dict[str, evaluate.Report], title: str, fmt: str) -> None:
@@ -161,6 +207,60 @@ def print_reports(reports: dict[str, evaluate.Report], title: str, fmt: str) -> 
         click.echo(evaluate.to_json(reports))
     else:
         out.print(evaluate.to_rich(reports, title))
+
+
+@main.command(name="annotate")
+@click.argument("subset")
+@click.option("--backend", type=click.Choice(["llama-cpp", "openai"]), default="llama-cpp",
+              show_default=True)
+@click.option("--prompt", type=click.Choice(["standard", "cot"]), default="standard",
+              show_default=True)
+@click.option("--model", default="", help="GGUF path (llama-cpp; default: the embedded Gemma 270M)"
+              " or model name (openai; default gpt-4-0125-preview).")
+@click.option("--base-url", default=None, help="OpenAI-compatible API root, e.g. http://127.0.0.1:8000/v1.")
+@click.option("--examples", default="paper", show_default=True,
+              help="Few-shot examples: paper, a JSON file, or subset:NAME:K (drawn from gold).")
+@click.option("--chat", is_flag=True, help="Chat mode (instruction models); default: plain completion.")
+@click.option("--concurrency", type=int, default=4, show_default=True, help="Parallel HTTP requests.")
+@click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds per request.")
+@click.option("--limit", type=int, default=None, help="Annotate at most this many sentences now.")
+@click.option("--name", default="", help="Run name (default: SUBSET-PROMPT).")
+@db_option
+def annotate_command(subset: str, backend: str, prompt: str, model: str, base_url: str | None,
+                     examples: str, chat: bool, concurrency: int, timeout: float,
+                     limit: int | None, name: str, db: Path | None) -> None:
+    """Ask a teacher LLM for the entities of each sentence; resumes where it stopped."""
+    store = open_store(db)
+    built = annotation.build_prompt(store, prompt, examples)
+    teacher = annotation.open_backend(backend, model, base_url, concurrency, timeout)
+    config = annotation.RunConfig(subset, backend, teacher.model, prompt, examples, chat, name=name)
+    run = annotation.open_run(store, config, built)
+    with bar(f"annotate run {run}") as advance:
+        summary = annotation.annotate(store, run, teacher, built, config, progress=advance,
+                                      limit=limit)
+    teacher.close()
+    out.print(f"run {run}: {summary.done}/{summary.total} sentences ({summary.asked} asked,"
+              f" {summary.from_store} from the store, {summary.parse_failures} parse failures)"
+              f" in {summary.seconds:.1f} s")
+    if summary.failed:
+        for line in summary.errors[:5]:
+            err.print(f"[red]failed[/] {escape(line)}")
+        err.print(f"{summary.failed} sentences failed; run the same command again to resume.")
+        sys.exit(1)
+
+
+@import_group.command(name="llm-output")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--subset", required=True, help="Subset (or dataset) the sentences belong to.")
+@click.option("--prompt", type=click.Choice(["standard", "cot"]), default="standard")
+@click.option("--model", default="", help="Model that wrote the answers (for the record).")
+@click.option("--name", default="", help="Run name (default: the file name).")
+@db_option
+def import_llm_output(path: Path, subset: str, prompt: str, model: str, name: str,
+                      db: Path | None) -> None:
+    """Import answers made elsewhere (JSONL with id or text, and answer) as a run."""
+    run, count = annotation.import_llm_output(open_store(db), str(path), subset, prompt, model, name)
+    out.print(f"run {run}: {count} answers imported")
 
 
 @main.command()
