@@ -184,17 +184,36 @@ def sample(store: Store, dataset: str, name: str, size: int, seed: int = 13,
             f"{dataset!r} has {len(candidates)} eligible sentences, fewer than --size {size}"
         )
     chosen = random.Random(seed).sample(candidates, size) if shuffle else candidates[:size]
+    return _record_subset(store, name, ds, seed, params, chosen)
+
+
+def _record_subset(store: Store, name: str, dataset: int, seed: int, params: dict,
+                   ids: list[int]) -> int:
     with store.transaction() as db:
         cursor = db.execute(
             "insert into subsets(name, dataset_id, seed, size, params, created) values (?, ?, ?, ?, ?, ?)",
-            [name, ds, seed, size, dumps(params), now()],
+            [name, dataset, seed, len(ids), dumps(params), now()],
         )
         new_id = cursor.lastrowid
         db.conn.executemany(
             "insert into subset_sentences(subset_id, sentence_id, position) values (?, ?, ?)",
-            ((new_id, sid, i) for i, sid in enumerate(chosen)),
+            ((new_id, sid, i) for i, sid in enumerate(ids)),
         )
     return new_id
+
+
+def head(store: Store, subset: str, name: str, size: int) -> int:
+    """The first `size` sentences of a subset, as a subset of its own (for quick runs)."""
+    params = {"from": subset, "first": size}
+    row = store.db.execute("select id, params from subsets where name = ?", [name]).fetchone()
+    if row:
+        if json.loads(row[1]) != params:
+            raise ValueError(f"subset {name!r} exists with other parameters {row[1]}")
+        return row[0]
+    source = resolve_subset(store, subset)
+    dataset = store.db.execute("select dataset_id from subsets where id = ?", [source]).fetchone()[0]
+    ids = [s.id for s in subset_sentences(store, source)][:size]
+    return _record_subset(store, name, dataset, 0, params, ids)
 
 
 def whole_dataset_subset(store: Store, dataset: str) -> int:

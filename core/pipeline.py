@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from core import corpora, evaluate, layers
+from core import corpora, evaluate, layers, quality
 from core.progress import bar
 from core.store import Store
 
@@ -47,8 +47,10 @@ def sample_defaults(store: Store) -> list[str]:
     return made
 
 
-def run_demo(store: Store, data: Path, console: Console) -> dict[str, evaluate.Report]:
-    """Import, sample, print the stats and the floor and ceiling any teacher is judged by."""
+def run_demo(store: Store, data: Path, console: Console, annotate: int = 20,
+             model: str = "") -> dict[str, evaluate.Report]:
+    """Import, sample, print the stats, the floor and ceiling any teacher is judged by,
+    and a small annotation run with the embedded teacher."""
     import_defaults(store, data, console)
     sample_defaults(store)
     console.print(corpora.stats_table(corpora.stats(store)))
@@ -58,7 +60,31 @@ def run_demo(store: Store, data: Path, console: Console) -> dict[str, evaluate.R
         reports, "Floor and ceiling: entities memorised from original-1000, scored on conll-test;"
         " gold turned into a teacher's dict and aligned back, on distill-1000",
     ))
+    if annotate:
+        run = annotate_sample(store, console, annotate, model)
+        teacher = quality.run_quality(store, run)
+        if teacher.report:
+            console.print(evaluate.to_rich({teacher.label: teacher.report},
+                                           f"The teacher on {teacher.sentences} sentences"))
+        console.print(quality.quality_table([teacher]))
     return reports
+
+
+def annotate_sample(store: Store, console: Console, size: int, model: str = "") -> int:
+    """The first `size` sentences of distill-1000, labelled by the embedded teacher."""
+    from core.annotate import RunConfig, annotate, build_prompt, open_backend, open_run
+
+    corpora.head(store, "distill-1000", f"distill-first-{size}", size)
+    backend = open_backend("llama-cpp", model)
+    prompt = build_prompt(store, "standard")
+    config = RunConfig(f"distill-first-{size}", backend.name, backend.model, "standard")
+    run = open_run(store, config, prompt)
+    with bar(f"annotate {size} sentences") as advance:
+        summary = annotate(store, run, backend, prompt, config, progress=advance)
+    backend.close()
+    console.print(f"annotation run {run}: {summary.done} sentences, {summary.asked} asked,"
+                  f" {summary.from_store} from the store, {summary.seconds:.0f} s")
+    return run
 
 
 def _say(console: Console | None, text: str) -> None:

@@ -1,0 +1,121 @@
+"""A real (tiny) training run with the embedded MiniLM: loss falls, metrics land, resume works."""
+
+from __future__ import annotations
+
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import replace
+
+import pytest
+
+from core import corpora, layers
+from core.conll import Sentence, write_conll
+from core.store import Store
+from core.training import TrainConfig, TrainingError, metrics, train
+
+PEOPLE = ["Peter Blackburn", "Angela Merkel", "Orlando Miller", "Marie Curie", "Alan Turing"]
+PLACES = ["Paris", "Houston", "Berlin", "New York", "Jerusalem"]
+ORGS = ["European Commission", "Reuters", "Houston Astros", "Congress"]
+
+
+def synthetic(n: int, seed: int) -> list[Sentence]:
+    """Templated news sentences, so a few epochs can really learn something."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        person, place, org = rng.choice(PEOPLE), rng.choice(PLACES), rng.choice(ORGS)
+        words, tags = [], []
+        for chunk, kind in ((person, "PER"), ("visited", None), (place, "LOC"), ("for", None),
+                            (org, "ORG"), ("talks", None), (".", None)):
+            parts = chunk.split()
+            words += parts
+            tags += ["O"] * len(parts) if kind is None else [f"B-{kind}"] + [f"I-{kind}"] * (len(parts) - 1)
+        out.append(Sentence(words, tags))
+    return out
+
+
+@pytest.fixture
+def project(tmp_path):
+    path = tmp_path / "synthetic.conll"
+    with path.open("w") as fh:
+        write_conll(synthetic(48, 1), fh)
+    with Store(tmp_path / "train.db") as store:
+        corpora.import_conll(store, path, "synth")
+        corpora.sample(store, "synth", "orig", 16, seed=1)
+        corpora.sample(store, "synth", "dist", 16, seed=2, exclude=["orig"])
+        corpora.sample(store, "synth", "held", 16, seed=3, exclude=["orig", "dist"])
+        yield store
+
+
+TINY = TrainConfig(distilled=["dist@lexicon:orig"], original=["orig"], schedule="simple-mix",
+                   epochs=2, batch_size=8, lr=5e-4, lr_schedule="constant", dev="held",
+                   test="held")
+
+
+def test_tiny_run_lowers_loss_stores_metrics_and_predictions(project):
+    run = train(project, replace(TINY, epochs=4))
+    rows = metrics(project, run)
+    assert [r["epoch"] for r in rows] == [0, 1, 2, 3]
+    assert [(r["n_distilled"], r["n_original"]) for r in rows] == [(16, 0), (16, 0), (0, 16), (0, 16)]
+    assert rows[-1]["loss"] < rows[0]["loss"]
+    assert all(r["dev_f1"] is not None and r["seconds"] > 0 for r in rows)
+    (report,) = layers.score(project, "held", "gold", [f"pred:{run}"]).values()
+    assert report.sentences == 16 and report.micro_f1 > 0.3
+    status = project.db.execute("select status from training_runs where id = ?", [run]).fetchone()
+    assert status == ("finished",)
+
+
+def test_checkpoint_loads_in_transformers_pipeline(project):
+    from transformers import pipeline
+
+    run = train(project, TINY)
+    folder = project.db.execute("select checkpoint_dir from training_runs where id = ?", [run]).fetchone()[0]
+    tagger = pipeline("token-classification", model=f"{folder}/model", aggregation_strategy="first")
+    found = tagger("Marie Curie visited Berlin for Reuters talks .")
+    assert {e["entity_group"] for e in found} <= {"PER", "LOC", "ORG", "MISC"}
+    from transformers import AutoConfig
+
+    assert AutoConfig.from_pretrained(f"{folder}/model").id2label[1] == "B-LOC"
+
+
+def test_loss_blend_shows_everything_with_weights(project):
+    run = train(project, replace(TINY, schedule="cosine", blend="loss", epochs=3, test=""))
+    rows = metrics(project, run)
+    assert [(r["n_distilled"], r["n_original"]) for r in rows] == [(16, 0), (16, 16), (0, 16)]
+
+
+def test_missing_data_for_schedule_is_a_clear_error(project):
+    with pytest.raises(TrainingError, match="needs --original"):
+        train(project, replace(TINY, original=[]))
+    with pytest.raises(ValueError, match="sigmoid"):
+        train(project, replace(TINY, schedule="sigmoid"))
+
+
+def test_kill_9_resumes_from_last_epoch(project, tmp_path):
+    db = str(project.path)
+    command = [sys.executable, "-m", "tui.cli", "train", "--distilled", "dist@lexicon:orig",
+               "--original", "orig", "--epochs", "6", "--batch-size", "4", "--lr", "5e-4",
+               "--dev", "", "--test", "held", "--db", db]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline, done = time.monotonic() + 300, 0
+    while done < 2 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+        with sqlite3.connect(db) as conn:
+            done = conn.execute("select count(*) from epoch_metrics").fetchone()[0]
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    with sqlite3.connect(db) as conn:
+        before = conn.execute("select epoch, loss from epoch_metrics order by epoch").fetchall()
+    assert 2 <= len(before) < 6, "training should have been killed part-way"
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(db) as conn:
+        after = conn.execute("select epoch, loss from epoch_metrics order by epoch").fetchall()
+        runs = conn.execute("select count(*), min(status) from training_runs").fetchone()
+    assert [e for e, _ in after] == list(range(6))
+    assert after[: len(before)] == before  # finished epochs were not trained again
+    assert runs == (1, "finished")
