@@ -42,3 +42,11 @@ lint: install
 # Benchmark the embedded teacher (standard and CoT) on 200 CoNLL train sentences.
 bench-annotate *ARGS: install
     {{bin}}/python -m bench.annotate {{ARGS}}
+
+# Benchmark training: throughput by batch size and bucketing, and group A with both presets.
+bench-train *ARGS: install
+    {{bin}}/python -m bench.train {{ARGS}}
+
+# Benchmark inference end to end on CoNLL-2003 test: transformers pipeline vs ONNX fp32 vs int8.
+bench-eval *ARGS: install
+    {{bin}}/python -m bench.eval {{ARGS}}

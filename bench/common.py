@@ -27,7 +27,13 @@ def machine() -> str:
 def header(title: str) -> str:
     return (f"# {title}\n\n- date: {datetime.now(UTC).isoformat(timespec='seconds')}\n"
             f"- machine: {machine()}\n- python: {sys.version.split()[0]}\n"
-            f"- command: `{' '.join(sys.argv)}`\n\n")
+            f"- command: `{command()}`\n\n")
+
+
+def command() -> str:
+    """How to run it again: `python -m bench.NAME ARGS` (argv[0] is a path under -m)."""
+    module = Path(sys.argv[0]).stem
+    return " ".join(["python -m bench." + module, *sys.argv[1:]])
 
 
 def write(name: str, text: str) -> Path:

@@ -5,9 +5,12 @@ Each step is idempotent, so running the job again after a crash picks up where i
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rich.console import Console
+from rich.table import Table
 
 from core import corpora, evaluate, layers, quality
 from core.progress import bar
@@ -47,10 +50,21 @@ def sample_defaults(store: Store) -> list[str]:
     return made
 
 
-def run_demo(store: Store, data: Path, console: Console, annotate: int = 20,
-             model: str = "") -> dict[str, evaluate.Report]:
-    """Import, sample, print the stats, the floor and ceiling any teacher is judged by,
-    and a small annotation run with the embedded teacher."""
+@dataclass
+class DemoOptions:
+    annotate: int = 100  # sentences the embedded teacher labels (0: skip the loop after the report)
+    epochs: int = 6  # simple mix: the first half on distilled data, the second on original
+    model: str = ""  # GGUF for the teacher
+    artifacts: Path | None = None  # where the ONNX bundle goes (default: beside the database)
+
+
+def run_demo(store: Store, data: Path, console: Console, options: DemoOptions | None = None
+             ) -> dict[str, evaluate.Report]:
+    """The whole loop on the embedded defaults: import and sample, the floor and ceiling any
+    teacher is judged by, a small annotation run, a short training (distilled then original),
+    ONNX export (int8), and evaluation on CoNLL test, with a summary at the end."""
+    options = options or DemoOptions()
+    started = time.perf_counter()
     import_defaults(store, data, console)
     sample_defaults(store)
     console.print(corpora.stats_table(corpora.stats(store)))
@@ -60,13 +74,41 @@ def run_demo(store: Store, data: Path, console: Console, annotate: int = 20,
         reports, "Floor and ceiling: entities memorised from original-1000, scored on conll-test;"
         " gold turned into a teacher's dict and aligned back, on distill-1000",
     ))
-    if annotate:
-        run = annotate_sample(store, console, annotate, model)
-        teacher = quality.run_quality(store, run)
-        if teacher.report:
-            console.print(evaluate.to_rich({teacher.label: teacher.report},
-                                           f"The teacher on {teacher.sentences} sentences"))
-        console.print(quality.quality_table([teacher]))
+    if not options.annotate:
+        return reports
+    run = annotate_sample(store, console, options.annotate, options.model)
+    teacher = quality.run_quality(store, run)
+    console.print(quality.quality_table([teacher]))
+    summary: list[tuple[str, evaluate.Report | None, str]] = [
+        ("teacher (Gemma 270M, standard prompt)", teacher.report,
+         f"{teacher.sentences} distill sentences, {teacher.seconds:.2f} s each")]
+    from core import deploy, training
+    from core.presets import apply
+
+    config = apply(training.TrainConfig(
+        distilled=[f"distill-first-{options.annotate}@run:{run}"], original=["original-1000"],
+        schedule="simple-mix", dev="conll-dev", dev_limit=300, test="conll-test"), "cpu")
+    config = replace(config, epochs=options.epochs)
+    with bar("train (simple mix)") as advance:
+        trained = training.train(store, config, "demo", progress=advance)
+    (student,) = layers.score(store, "conll-test", "gold", [f"pred:{trained}"]).values()
+    summary.append((f"student (MiniLM, torch), training run {trained}", student,
+                    f"{options.epochs} epochs simple mix"))
+    bundle = (options.artifacts or store.path.parent / "artifacts") / "nerd-onnx-int8"
+    check = deploy.export_onnx(store, str(trained), bundle, int8=True)
+    console.print(f"ONNX bundle {bundle}: max |Δlogit| {check.max_abs_logit_diff:.1e} (fp32),"
+                  f" int8 dev F1 {check.dev_f1_fp32:.3f} -> {check.dev_f1_int8:.3f}")
+    result = deploy.evaluate_bundle(bundle, data / "conll2003" / "test.txt")
+    summary.append(("student, ONNX int8", result.report,
+                    f"{result.sentences_per_second:.0f} sentences/s"))
+    table = Table(title=f"nerd demo: CoNLL-2003 test ({time.perf_counter() - started:.0f} s in all)")
+    for column in ("model", "P", "R", "micro F1", "notes"):
+        table.add_column(column, justify="left" if column in ("model", "notes") else "right")
+    for name, report, note in summary:
+        cells = [f"{report.precision:.3f}", f"{report.recall:.3f}", f"{report.micro_f1:.3f}"] \
+            if report else ["-", "-", "-"]
+        table.add_row(name, *cells, note)
+    console.print(table)
     return reports
 
 

@@ -140,8 +140,11 @@ def train(store: Store, config: TrainConfig, name: str = "", root: Path | None =
     distilled, original = load_data(store, config)
     root = root or store.path.parent / "runs"
     run = find_or_create(store, config, name or f"{schedule.name}-seed{config.seed}", root)
-    folder = Path(store.db.execute("select checkpoint_dir from training_runs where id = ?",
-                                   [run]).fetchone()[0])
+    folder, status = store.db.execute("select checkpoint_dir, status from training_runs where id = ?",
+                                      [run]).fetchone()
+    folder = Path(folder)
+    if status == "finished" and (folder / "model" / "config.json").is_file():
+        return run
     folder.mkdir(parents=True, exist_ok=True)
     path = enc.resolve(config.encoder)
     tokenizer = enc.load_tokenizer(path)

@@ -57,30 +57,40 @@ class Window:
     first_piece: list[int]  # position in input_ids of each word's first piece
 
 
-def windows(tokenizer, words: list[str], max_length: int = 128) -> list[Window]:
-    """Whole-word windows of at most `max_length` pieces, [CLS] and [SEP] included."""
+def word_pieces(tokenizer, words: list[str]) -> list[list[int]]:
+    """Piece ids of each word (a Hugging Face fast tokenizer); a dropped word gets [UNK]."""
     encoded = tokenizer(words, is_split_into_words=True, add_special_tokens=False)
     pieces: list[list[int]] = [[] for _ in words]
     for piece, word in zip(encoded["input_ids"], encoded.word_ids(), strict=True):
         if word is not None:
             pieces[word].append(piece)
-    unk = tokenizer.unk_token_id
-    pieces = [p or [unk] for p in pieces]  # a word the tokenizer drops still gets a label slot
+    return [p or [tokenizer.unk_token_id] for p in pieces]
+
+
+def windows(tokenizer, words: list[str], max_length: int = 128) -> list[Window]:
+    return split_windows(word_pieces(tokenizer, words), tokenizer.cls_token_id,
+                         tokenizer.sep_token_id, max_length)
+
+
+def split_windows(pieces: list[list[int]], cls: int, sep: int, max_length: int = 128) -> list[Window]:
+    """Whole-word windows of at most `max_length` pieces, [CLS] and [SEP] included.
+
+    A single word longer than the window keeps its first pieces (its label needs only the first).
+    """
     budget = max_length - 2
     result: list[Window] = []
     start = 0
-    while start < len(words) or (not words and not result):
-        ids, firsts, end = [tokenizer.cls_token_id], [], start
-        while end < len(words) and (len(ids) - 1 + len(pieces[end]) <= budget or end == start):
+    while True:
+        ids, firsts, end = [cls], [], start
+        while end < len(pieces) and (len(ids) - 1 + len(pieces[end]) <= budget or end == start):
             firsts.append(len(ids))
-            ids.extend(pieces[end][: budget if end == start else None])
+            ids.extend(pieces[end][:budget])
             end += 1
-        ids.append(tokenizer.sep_token_id)
+        ids.append(sep)
         result.append(Window(start, end, ids, firsts))
-        if not words:
-            break
+        if end >= len(pieces):
+            return result
         start = end
-    return result
 
 
 def training_examples(tokenizer, words: list[str], tags: list[str], max_length: int = 128

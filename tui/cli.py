@@ -18,11 +18,13 @@ from core.prompts import PromptError
 from core.store import Store, StoreError
 from models.encoder import EncoderError
 from models.llm import BackendError
+from models.runtime import BundleError
 
 out = Console()
 err = Console(stderr=True)
 USER_ERRORS = (CorpusError, corpora.NotFound, StoreError, paths.DataDirError,
-               layers.LayerError, PromptError, BackendError, EncoderError, ValueError, FileNotFoundError)
+               layers.LayerError, PromptError, BackendError, EncoderError, BundleError, ValueError,
+               FileNotFoundError)
 
 
 class Nerd(click.Group):
@@ -46,6 +48,9 @@ class DefaultGroup(Nerd):
             args = [self.default, *args]
         return super().parse_args(ctx, args)
 
+
+format_option = click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]),
+                             default="table", show_default=True)
 
 db_option = click.option(
     "--db", "db", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -134,15 +139,12 @@ def stats(db: Path | None) -> None:
     out.print(corpora.stats_table(corpora.stats(open_store(db))))
 
 
-@main.command()
-@click.argument("fmt", type=click.Choice(["conll", "jsonl"]))
-@click.argument("subset")
-@click.option("--layer", default="gold", show_default=True, help=f"Tags to write: {layers.FORMS}.")
-@click.option("--out", "target", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="File to write (default: standard output).")
-@db_option
-def export(fmt: str, subset: str, layer: str, target: Path | None, db: Path | None) -> None:
-    """Write a subset (or dataset) with one tag layer as CoNLL (IOB2) or JSONL."""
+@main.group(cls=Nerd)
+def export() -> None:
+    """Write data (CoNLL, JSONL) or a model (ONNX)."""
+
+
+def _export_data(fmt: str, subset: str, layer: str, target: Path | None, db: Path | None) -> None:
     store = open_store(db)
     sentences = list(corpora.subset_sentences(store, corpora.resolve_subset(store, subset)))
     tags = layers.load(store, layer, sentences)
@@ -156,13 +158,92 @@ def export(fmt: str, subset: str, layer: str, target: Path | None, db: Path | No
         writer(records, sys.stdout)
 
 
+def data_command(fmt: str, summary: str):
+    @export.command(name=fmt, help=summary)
+    @click.argument("subset")
+    @click.option("--layer", default="gold", show_default=True, help=f"Tags to write: {layers.FORMS}.")
+    @click.option("--out", "target", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  help="File to write (default: standard output).")
+    @db_option
+    def command(subset: str, layer: str, target: Path | None, db: Path | None) -> None:
+        _export_data(fmt, subset, layer, target, db)
+
+    return command
+
+
+data_command("conll", "Write a subset (or dataset) with one tag layer as CoNLL (IOB2).")
+data_command("jsonl", "Write a subset (or dataset) with one tag layer as JSON lines.")
+
+
+@export.command(name="onnx")
+@click.argument("checkpoint")
+@click.option("--out", "target", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Bundle dir: model.onnx, config.json, tokenizer files.")
+@click.option("--int8", is_flag=True, help="Dynamic int8 quantisation; the dev F1 change is measured.")
+@click.option("--check", "check_subset", default="conll-dev", show_default=True,
+              help="Held-out subset to compare ONNX with torch on (and score int8).")
+@db_option
+def export_onnx(checkpoint: str, target: Path, int8: bool, check_subset: str, db: Path | None) -> None:
+    """Export a checkpoint dir or training run to ONNX, checked against torch."""
+    from core import deploy
+
+    store = open_store(db) if paths.db_path(db).exists() else None
+    result = deploy.export_onnx(store, checkpoint, target, int8, check_subset)
+    out.print(f"exported {target / 'model.onnx'}: max |Δlogit| {result.max_abs_logit_diff:.2e},"
+              f" argmax agreement {result.argmax_agreement:.4%} on {result.sentences} sentences"
+              f" ({result.tokens} pieces)")
+    if result.int8:
+        if result.dev_f1_int8 is not None:
+            out.print(f"int8 ({'per-channel' if result.per_channel else 'per-tensor'}): dev F1"
+                      f" {result.dev_f1_fp32:.4f} -> {result.dev_f1_int8:.4f}"
+                      f" ({(result.dev_f1_int8 - result.dev_f1_fp32) * 100:+.2f} points)")
+        else:
+            out.print("int8: no labelled dev subset in the store, F1 change not measured")
+
+
+@main.command(name="eval")
+@click.option("--model", "bundle", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="ONNX bundle dir (nerd export onnx).")
+@click.option("--conll", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--threads", type=int, default=None)
+@format_option
+def eval_command(bundle: Path, conll: Path, threads: int | None, fmt: str) -> None:
+    """Score an ONNX bundle on a CoNLL file (Table 1 layout), with speed and wall time."""
+    from core import deploy
+
+    result = deploy.evaluate_bundle(bundle, conll, threads)
+    print_reports({bundle.name or str(bundle): result.report}, f"{bundle} on {conll}", fmt)
+    err.print(f"{result.sentences} sentences in {result.seconds:.2f} s"
+              f" ({result.sentences_per_second:.0f} sentences/s),"
+              f" model loaded in {result.load_seconds:.2f} s")
+
+
+@main.command(name="tag")
+@click.argument("source")
+@click.option("--model", "bundle", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--format", "fmt", type=click.Choice(["json", "conll"]), default="json", show_default=True)
+def tag_command(source: str, bundle: Path, fmt: str) -> None:
+    """Tag TEXT, or the text of FILE ('-' for standard input): entities as JSON lines or CoNLL."""
+    from core import deploy
+
+    if source == "-":
+        text = sys.stdin.read()
+    elif Path(source).is_file():
+        text = Path(source).read_text(encoding="utf-8", errors="replace")
+    else:
+        text = source
+    for words, tags in deploy.tag_text(bundle, text):
+        if fmt == "json":
+            click.echo(deploy.entities_json(words, tags))
+        else:
+            click.echo("".join(f"{w} {t}\n" for w, t in zip(words, tags, strict=True)))
+
+
 @main.group(cls=DefaultGroup)
 def report() -> None:
     """Evaluation reports: `nerd report SUBSET --pred LAYER`, `nerd report annotations [RUN]`."""
 
 
-format_option = click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]),
-                             default="table", show_default=True)
 
 
 @report.command(name="layers")
@@ -402,15 +483,17 @@ def schedules(specs: tuple[str, ...], epochs: int, png: Path | None) -> None:
 @main.command()
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None,
               help="Folder with conll2003/ and bbc/ (default: $NERD_DATA_DIR, else ../shared/data).")
-@click.option("--annotate", "annotate_n", type=int, default=20, show_default=True,
-              help="Sentences to label with the embedded teacher (0: none).")
+@click.option("--annotate", "annotate_n", type=int, default=100, show_default=True,
+              help="Sentences to label with the embedded teacher (0: stop after the corpus report).")
+@click.option("--epochs", type=int, default=6, show_default=True, help="Simple-mix training epochs.")
 @click.option("--model", default="", help="GGUF for the teacher (default: embedded Gemma 270M).")
 @db_option
-def demo(data_dir: Path | None, annotate_n: int, model: str, db: Path | None) -> None:
-    """The main job on the embedded defaults (see the README)."""
+def demo(data_dir: Path | None, annotate_n: int, epochs: int, model: str, db: Path | None) -> None:
+    """The main job on the embedded defaults: import, annotate, train, export, evaluate."""
     from core import pipeline
 
-    pipeline.run_demo(open_store(db), paths.data_dir(data_dir, "conll2003"), out, annotate_n, model)
+    options = pipeline.DemoOptions(annotate_n, epochs, model)
+    pipeline.run_demo(open_store(db), paths.data_dir(data_dir, "conll2003"), out, options)
 
 
 if __name__ == "__main__":

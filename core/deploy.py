@@ -1,0 +1,112 @@
+"""Ship the student: export a checkpoint or training run to ONNX, evaluate a bundle, tag text.
+
+Evaluation and tagging use the ONNX runtime alone, so a deployment needs no torch.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from core import corpora
+from core.conll import read_conll, spans
+from core.evaluate import Report, evaluate
+from core.store import Store
+from core.text import article_sentences, tokenize
+
+
+def checkpoint_dir(store: Store | None, ref: str) -> Path:
+    """A checkpoint dir as given, or the model of training run N (by id or name)."""
+    path = Path(ref)
+    if (path / "config.json").is_file():
+        return path
+    if store is not None:
+        from core.layers import run_id
+
+        try:
+            run = run_id(store, ref, "training_runs")
+        except corpora.NotFound:
+            run = None
+        if run is not None:
+            folder = store.db.execute("select checkpoint_dir from training_runs where id = ?",
+                                      [run]).fetchone()[0]
+            model = Path(folder) / "model"
+            if (model / "config.json").is_file():
+                return model
+            raise FileNotFoundError(f"training run {run} has no finished model in {model};"
+                                    " finish it with the same `nerd train` command")
+    raise FileNotFoundError(f"{ref}: neither a checkpoint dir (with config.json) nor a training run")
+
+
+def held_out(store: Store | None, subset: str, limit: int) -> tuple[list[list[str]], list[list[str]]]:
+    """Words and gold tags of up to `limit` sentences of a subset, when the store has it."""
+    if store is None:
+        return [], []
+    try:
+        sentences = corpora.subset_sentences(store, corpora.resolve_subset(store, subset))
+    except corpora.NotFound:
+        return [], []
+    chosen = [s for s in sentences if s.gold][:limit]
+    return [s.tokens for s in chosen], [s.gold for s in chosen]
+
+
+FALLBACK_CHECK = [tokenize(t) for t in (
+    "EU rejects German call to boycott British lamb .",
+    "Peter Blackburn said the European Commission met in Brussels on Thursday .",
+    "Houston Astros beat the St. Louis Cardinals 3-1 in the NL Central division .",
+)]
+
+
+def export_onnx(store: Store | None, ref: str, out: Path, int8: bool = False,
+                check_subset: str = "conll-dev", check_limit: int = 200, dev_limit: int = 1000):
+    """Export, check against torch on held-out sentences, optionally quantise and measure."""
+    from models import onnx_export
+
+    checkpoint = checkpoint_dir(store, ref)
+    words, _ = held_out(store, check_subset, check_limit)
+    result = onnx_export.export(checkpoint, out, words or FALLBACK_CHECK)
+    if int8:
+        dev_words, dev_gold = held_out(store, check_subset, dev_limit)
+        result = onnx_export.quantize(out, dev_words, dev_gold)
+    return result
+
+
+@dataclass
+class Evaluation:
+    report: Report
+    sentences: int
+    seconds: float
+    load_seconds: float
+
+    @property
+    def sentences_per_second(self) -> float:
+        return self.sentences / self.seconds if self.seconds else 0.0
+
+
+def evaluate_bundle(bundle: Path, conll: Path, threads: int | None = None) -> Evaluation:
+    from models.runtime import Tagger
+
+    started = time.perf_counter()
+    tagger = Tagger(bundle, threads)
+    loaded = time.perf_counter()
+    sentences = read_conll(conll)
+    predicted = tagger.tag([s.tokens for s in sentences])
+    finished = time.perf_counter()
+    return Evaluation(evaluate([s.tags for s in sentences], predicted), len(sentences),
+                      finished - loaded, loaded - started)
+
+
+def tag_text(bundle: Path, text: str) -> list[tuple[list[str], list[str]]]:
+    """Raw text to (words, tags) per sentence, split and tokenised the CoNLL way."""
+    from models.runtime import Tagger
+
+    sentences = [s for p in text.split("\n\n") for s in article_sentences(p, skip_headline=False)]
+    return list(zip(sentences, Tagger(bundle).tag(sentences), strict=True))
+
+
+def entities_json(words: list[str], tags: list[str]) -> str:
+    return json.dumps({"text": " ".join(words), "entities": [
+        {"type": kind, "text": " ".join(words[s:e]), "start": s, "end": e} for s, e, kind in spans(tags)
+    ]}, ensure_ascii=False)

@@ -1,0 +1,105 @@
+"""ONNX inference without torch: onnxruntime and the `tokenizers` library only.
+
+Sentences are sorted by length and batched, so padding stays small; each word takes the
+label of its first piece; sentences longer than the window are split into whole-word
+windows and stitched back, never cut.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from models.encoder import Window, split_windows
+
+MODEL_FILE = "model.onnx"
+
+
+class BundleError(ValueError):
+    """The ONNX bundle can't be used; the message names the file and what to do."""
+
+
+class Tagger:
+    def __init__(self, bundle: str | Path, threads: int | None = None, max_length: int = 128) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.bundle = Path(bundle)
+        model, config_file, tokenizer_file = (self.bundle / n for n in
+                                              (MODEL_FILE, "config.json", "tokenizer.json"))
+        for path in (model, config_file, tokenizer_file):
+            if not path.is_file():
+                raise BundleError(f"{path}: missing; export a bundle with `nerd export onnx`")
+        try:
+            config = json.loads(config_file.read_text())
+            self.labels = [config["id2label"][str(i)] for i in range(len(config["id2label"]))]
+        except (ValueError, KeyError) as exc:
+            raise BundleError(f"{config_file}: no usable id2label ({exc})") from exc
+        try:
+            self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        except Exception as exc:  # the Rust library raises its own exception type
+            raise BundleError(f"{tokenizer_file}: not a tokenizer file ({exc})") from exc
+        self.tokenizer.no_padding()
+        self.tokenizer.no_truncation()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            self.session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:
+            raise BundleError(f"{model}: onnxruntime cannot load it ({str(exc).splitlines()[0]});"
+                              " export the bundle again") from exc
+        self.inputs = {i.name for i in self.session.get_inputs()}
+        width = self.session.get_outputs()[0].shape[-1]
+        if isinstance(width, int) and width != len(self.labels):
+            raise BundleError(f"{config_file}: {len(self.labels)} labels in id2label but the model"
+                              f" outputs {width}; the config does not belong to this model")
+        vocab = config.get("vocab_size")
+        if vocab and self.tokenizer.get_vocab_size() > vocab:
+            raise BundleError(f"{tokenizer_file}: {self.tokenizer.get_vocab_size()} pieces but the"
+                              f" model knows {vocab}; the tokenizer does not belong to this model")
+        self.cls = self.tokenizer.token_to_id("[CLS]")
+        self.sep = self.tokenizer.token_to_id("[SEP]")
+        self.unk = self.tokenizer.token_to_id("[UNK]")
+        self.pad = self.tokenizer.token_to_id("[PAD]") or 0
+        if self.cls is None or self.sep is None:
+            raise BundleError(f"{tokenizer_file}: no [CLS]/[SEP] pieces; only BERT-style"
+                              " tokenizers are supported")
+        self.max_length = max_length
+
+    def _windows(self, words: list[str]) -> list[Window]:
+        if not words:
+            return split_windows([], self.cls, self.sep, self.max_length)
+        encoding = self.tokenizer.encode(words, is_pretokenized=True, add_special_tokens=False)
+        pieces: list[list[int]] = [[] for _ in words]
+        for piece, word in zip(encoding.ids, encoding.word_ids, strict=True):
+            if word is not None:
+                pieces[word].append(piece)
+        return split_windows([p or [self.unk] for p in pieces], self.cls, self.sep, self.max_length)
+
+    def tag(self, sentences: list[list[str]], batch_size: int = 64) -> list[list[str]]:
+        """IOB2 tags for each sentence's words."""
+        from core.conll import iob1_to_iob2
+
+        items = [(s, w) for s, words in enumerate(sentences) for w in self._windows(words)]
+        order = sorted(range(len(items)), key=lambda i: len(items[i][1].input_ids))
+        tags = [["O"] * len(words) for words in sentences]
+        for offset in range(0, len(order), batch_size):
+            chunk = [items[i] for i in order[offset : offset + batch_size]]
+            width = max(len(w.input_ids) for _, w in chunk)
+            ids = np.full((len(chunk), width), self.pad, dtype=np.int64)
+            mask = np.zeros((len(chunk), width), dtype=np.int64)
+            for row, (_, window) in enumerate(chunk):
+                ids[row, : len(window.input_ids)] = window.input_ids
+                mask[row, : len(window.input_ids)] = 1
+            feed = {"input_ids": ids, "attention_mask": mask}
+            if "token_type_ids" in self.inputs:
+                feed["token_type_ids"] = np.zeros_like(ids)
+            best = self.session.run(None, feed)[0].argmax(-1)
+            for row, (sentence, window) in enumerate(chunk):
+                for k, position in enumerate(window.first_piece):
+                    tags[sentence][window.start + k] = self.labels[int(best[row, position])]
+        return [iob1_to_iob2(t) for t in tags]

@@ -1,0 +1,148 @@
+"""ONNX export, the torch-free runtime, `nerd eval` and `nerd tag`, and their errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from core import deploy
+from core.conll import write_conll
+from core.evaluate import evaluate
+from core.training import TrainConfig, train
+from models.runtime import BundleError, Tagger
+from tests.test_training import synthetic
+from tui.cli import main
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """A tiny model trained for real on synthetic news sentences (a few seconds)."""
+    from core import corpora
+    from core.store import Store
+
+    folder = tmp_path_factory.mktemp("trained")
+    conll = folder / "synthetic.conll"
+    with conll.open("w") as fh:
+        write_conll(synthetic(48, 7), fh)
+    with Store(folder / "t.db") as store:
+        corpora.import_conll(store, conll, "synth")
+        run = train(store, TrainConfig(original=["synth"], schedule="pure-original", epochs=3,
+                                       batch_size=8, lr=5e-4, lr_schedule="constant", dev="",
+                                       test=""), root=folder / "runs")
+        return deploy.checkpoint_dir(store, str(run))
+
+
+@pytest.fixture(scope="module")
+def bundle(trained, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("bundle") / "onnx"
+    deploy.export_onnx(None, str(trained), out)
+    return out
+
+
+SENTENCES = [s.tokens for s in synthetic(12, 99)] + [["word"] * 300, []]
+
+
+def test_export_checks_itself_against_torch(bundle):
+    assert {"model.onnx", "config.json", "tokenizer.json", "nerd_export.json"} <= {
+        p.name for p in bundle.iterdir()}
+    check = json.loads((bundle / "nerd_export.json").read_text())
+    assert check["max_abs_logit_diff"] < 1e-3 and check["argmax_agreement"] > 0.999
+
+
+def test_runtime_matches_torch_and_windows_long_sentences(trained, bundle):
+    from models.encoder import load_classifier, load_tokenizer, predict
+
+    expected = predict(load_classifier(trained, for_training=False), load_tokenizer(trained), SENTENCES)
+    got = Tagger(bundle).tag(SENTENCES)
+    assert got == expected
+    assert len(got[-2]) == 300 and got[-1] == []
+    gold = [s.tags for s in synthetic(12, 99)]
+    assert evaluate(gold, got[:12]).micro_f1 > 0.5
+
+
+def test_optimum_loads_the_bundle(trained, bundle):
+    optimum = pytest.importorskip("optimum.onnxruntime")
+    from transformers import AutoTokenizer, pipeline
+
+    model = optimum.ORTModelForTokenClassification.from_pretrained(bundle)
+    tagger = pipeline("token-classification", model=model, tokenizer=AutoTokenizer.from_pretrained(bundle))
+    words = SENTENCES[0]
+    found = tagger(" ".join(words))
+    ours = Tagger(bundle).tag([words])[0]
+    assert {e["entity"] for e in found} == {t for t in ours if t != "O"}
+
+
+def test_runtime_imports_no_torch(bundle):
+    code = ("import sys; from models.runtime import Tagger; "
+            f"print(Tagger({str(bundle)!r}).tag([['Marie', 'Curie', 'visited', 'Paris']])); "
+            "assert 'torch' not in sys.modules and 'transformers' not in sys.modules")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+def test_int8_export_runs_and_reports_dev_f1(trained, tmp_path):
+    from models.onnx_export import quantize
+
+    out = tmp_path / "int8"
+    deploy.export_onnx(None, str(trained), out)
+    words = [s.tokens for s in synthetic(20, 5)]
+    gold = [s.tags for s in synthetic(20, 5)]
+    check = quantize(out, words, gold)
+    assert check.int8 and check.per_channel in (True, False)
+    assert abs(check.dev_f1_int8 - check.dev_f1_fp32) < 0.2
+    assert (out / "model.onnx").stat().st_size < 0.5 * (out / "model_fp32.onnx").stat().st_size
+    assert len(Tagger(out).tag(words)) == 20
+
+
+def test_eval_and_tag_commands(bundle, tmp_path):
+    conll = tmp_path / "eval.conll"
+    with conll.open("w") as fh:
+        write_conll(synthetic(12, 99), fh)
+    runner = CliRunner()
+    result = runner.invoke(main, ["eval", "--model", str(bundle), "--conll", str(conll), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output[: result.output.rindex("}") + 1])
+    expected = evaluate([s.tags for s in synthetic(12, 99)], Tagger(bundle).tag(SENTENCES[:12]))
+    assert report[bundle.name]["micro_f1"] == pytest.approx(expected.micro_f1)
+    assert "sentences/s" in result.output
+    tagged = runner.invoke(main, ["tag", "Marie Curie visited Paris. Alan Turing met Reuters.",
+                                  "--model", str(bundle)])
+    assert tagged.exit_code == 0, tagged.output
+    lines = [json.loads(line) for line in tagged.output.splitlines()]
+    assert [line["text"] for line in lines] == ["Marie Curie visited Paris .", "Alan Turing met Reuters ."]
+    conll_out = runner.invoke(main, ["tag", "Marie Curie visited Paris.", "--model", str(bundle),
+                                     "--format", "conll"])
+    assert conll_out.output.splitlines()[0].startswith("Marie ")
+
+
+def broken(bundle: Path, tmp_path: Path, change) -> Path:
+    copy = tmp_path / "broken"
+    shutil.copytree(bundle, copy)
+    change(copy)
+    return copy
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda b: (b / "model.onnx").unlink(), "model.onnx: missing"),
+    (lambda b: (b / "model.onnx").write_bytes(b"not a model" * 100), "onnxruntime cannot load it"),
+    (lambda b: (b / "tokenizer.json").write_text("{"), "not a tokenizer file"),
+    (lambda b: (b / "config.json").write_text(json.dumps(
+        {**json.loads((b / "config.json").read_text()), "id2label": {"0": "O", "1": "B-PER"}})),
+     "2 labels in id2label but the model outputs 9"),
+    (lambda b: (b / "config.json").write_text(json.dumps(
+        {**json.loads((b / "config.json").read_text()), "vocab_size": 100})),
+     "the tokenizer does not belong to this model"),
+])
+def test_bad_bundles_are_clear_errors(bundle, tmp_path, change, message):
+    target = broken(bundle, tmp_path, change)
+    with pytest.raises(BundleError, match=message):
+        Tagger(target)
+    result = CliRunner().invoke(main, ["tag", "Paris", "--model", str(target)])
+    assert result.exit_code == 2 and message in result.output.replace("\n", "")
+    assert "Traceback" not in result.output
