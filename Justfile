@@ -50,3 +50,7 @@ bench-train *ARGS: install
 # Benchmark inference end to end on CoNLL-2003 test: transformers pipeline vs ONNX fp32 vs int8.
 bench-eval *ARGS: install
     {{bin}}/python -m bench.eval {{ARGS}}
+
+# Benchmark the small-teacher techniques (nearest neighbours, constrained decoding, voting).
+bench-teacher *ARGS: install
+    {{bin}}/python -m bench.teacher {{ARGS}}

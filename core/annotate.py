@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from core import corpora
 from core.align import align
 from core.corpora import StoredSentence
+from core.grammar import span_grammar
 from core.parse import parse_answer
 from core.prompts import Prompt
 from core.store import Store, dumps, now
@@ -39,6 +40,11 @@ class RunConfig:
     temperature: float = 0.0
     max_tokens: int | None = None
     name: str = ""
+    neighbours: int = 0  # nearest-neighbour examples from `pool` (0: the prompt's own examples)
+    pool: str = ""  # labelled subset the neighbours come from (never the sentence itself)
+    constrained: bool = False  # llama.cpp grammar: only spans of the sentence, always parses
+    samples: int = 1  # self-consistency: answers a sentence, voted on
+    vote: float = 0.5  # share of samples that must name an entity
 
 
 @dataclass
@@ -69,7 +75,10 @@ def open_run(store: Store, config: RunConfig, prompt: Prompt) -> int:
     subset = corpora.resolve_subset(store, config.subset)
     params = dumps({"examples": config.examples, "chat": config.chat,
                     "temperature": config.temperature, "max_tokens": config.max_tokens,
-                    "example_ids": [e.sentence_id for e in prompt.examples]})
+                    "example_ids": [e.sentence_id for e in prompt.examples],
+                    "neighbours": config.neighbours, "pool": config.pool,
+                    "constrained": config.constrained, "samples": config.samples,
+                    "vote": config.vote})
     row = store.db.execute(
         "select id from annotation_runs where subset_id = ? and backend = ? and model = ? and"
         " prompt = ? and prompt_hash = ? and params = ? order by id desc limit 1",
@@ -94,29 +103,61 @@ def pending(store: Store, run: int) -> tuple[list[StoredSentence], int]:
     return [s for s in sentences if s.id not in done], len(sentences)
 
 
-def record(store: Store, run: int, sentence: StoredSentence, key: str, completion: Completion,
-           example_ids: list[int | None]) -> str:
-    """Parse, align and commit one answer; returns the parse status."""
-    parsed = parse_answer(completion.text)
-    aligned = align(sentence.tokens, parsed.entities)
-    store.db.execute(
-        "insert or replace into annotations(run_id, sentence_id, prompt_hash, raw, reasoning,"
-        " entities, tags, parse_status, unmatched, conflicts, examples, prompt_tokens,"
-        " completion_tokens, latency_s, created) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [run, sentence.id, key, completion.text, parsed.reasoning,
-         dumps(parsed.entities), dumps(aligned.tags), parsed.status, dumps(aligned.unmatched),
-         dumps(aligned.conflicts), dumps(example_ids), completion.prompt_tokens,
-         completion.completion_tokens, completion.latency_s, now()],
-    )
-    return parsed.status
+def record(store: Store, run: int, sentence: StoredSentence, answers: list[tuple[str, Completion]],
+           example_ids: list[int | None], threshold: float = 0.5) -> str:
+    """Parse, vote, align and commit one sentence's answer(s); returns the parse status.
+
+    With several samples, an entity is kept when at least `threshold` of them name it; its
+    share of the votes is its confidence, which training can filter on.
+    """
+    parsed = [parse_answer(c.text) for _, c in answers]
+    if len(answers) == 1:
+        entities, votes = parsed[0].entities, None
+    else:
+        counts: dict[tuple[str, str], int] = {}
+        for p in parsed:
+            for entity in dict.fromkeys(p.entities):
+                counts[entity] = counts.get(entity, 0) + 1
+        entities = [e for e, n in counts.items() if n / len(answers) >= threshold]
+        votes = [[k, t, n, len(answers)] for (k, t), n in counts.items()]
+    status = min((p.status for p in parsed), key=STATUS_ORDER.index)
+    aligned = align(sentence.tokens, entities)
+    first_key, first = answers[0]
+    with store.transaction() as db:
+        if votes is not None:
+            db.conn.executemany(
+                "insert or replace into annotation_samples(run_id, sentence_id, sample, prompt_hash,"
+                " raw, entities, prompt_tokens, completion_tokens, latency_s)"
+                " values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(run, sentence.id, i, key, c.text, dumps(p.entities), c.prompt_tokens,
+                  c.completion_tokens, c.latency_s)
+                 for i, ((key, c), p) in enumerate(zip(answers, parsed, strict=True))])
+        db.execute(
+            "insert or replace into annotations(run_id, sentence_id, prompt_hash, raw, reasoning,"
+            " entities, tags, parse_status, unmatched, conflicts, examples, prompt_tokens,"
+            " completion_tokens, latency_s, votes, created)"
+            " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [run, sentence.id, first_key, first.text, parsed[0].reasoning, dumps(entities),
+             dumps(aligned.tags), status, dumps(aligned.unmatched), dumps(aligned.conflicts),
+             dumps(example_ids), sum(c.prompt_tokens for _, c in answers),
+             sum(c.completion_tokens for _, c in answers), sum(c.latency_s for _, c in answers),
+             dumps(votes) if votes is not None else None, now()],
+        )
+    return status
+
+
+STATUS_ORDER = ["ok", "repaired", "truncated", "empty", "failed"]  # best first
 
 
 def from_store(store: Store, key: str) -> Completion | None:
-    row = store.db.execute(
-        "select raw, prompt_tokens, completion_tokens, latency_s from annotations"
-        " where prompt_hash = ? limit 1", [key],
-    ).fetchone()
-    return Completion(row[0], row[1] or 0, row[2] or 0, row[3] or 0.0) if row else None
+    for table in ("annotations", "annotation_samples"):
+        row = store.db.execute(
+            f"select raw, prompt_tokens, completion_tokens, latency_s from {table}"
+            " where prompt_hash = ? limit 1", [key],
+        ).fetchone()
+        if row:
+            return Completion(row[0], row[1] or 0, row[2] or 0, row[3] or 0.0)
+    return None
 
 
 def _answers(backend: Backend, jobs: list[tuple[StoredSentence, str, Request]]
@@ -133,6 +174,20 @@ def _answers(backend: Backend, jobs: list[tuple[StoredSentence, str, Request]]
             yield i, exc
 
 
+def requests_for(sentence: StoredSentence, prompt: Prompt, config: RunConfig) -> list[Request]:
+    """One request a sample: the first greedy, the others sampled (self-consistency)."""
+    grammar = span_grammar(sentence.tokens) if config.constrained else None
+    out = []
+    for sample in range(config.samples):
+        request = prompt.request(" ".join(sentence.tokens), chat=config.chat,
+                                 max_tokens=config.max_tokens)
+        request.temperature = config.temperature if sample == 0 else max(config.temperature, 0.8)
+        request.seed = None if sample == 0 else sample
+        request.grammar = grammar
+        out.append(request)
+    return out
+
+
 def annotate(store: Store, run: int, backend: Backend, prompt: Prompt, config: RunConfig,
              progress: Progress | None = None, limit: int | None = None,
              batch: int = 32) -> RunSummary:
@@ -141,32 +196,39 @@ def annotate(store: Store, run: int, backend: Backend, prompt: Prompt, config: R
     summary = RunSummary(run, total, done=total - len(todo))
     todo = todo[:limit] if limit is not None else todo
     started = time.perf_counter()
-    example_ids = [e.sentence_id for e in prompt.examples]
+    neighbours = _neighbours(store, todo, config)
     for offset in range(0, len(todo), batch):
-        jobs = []
+        prompts = {s.id: _prompt_for(prompt, neighbours.get(s.id)) for s in todo[offset : offset + batch]}
+        answers: dict[int, list[tuple[str, Completion] | None]] = {}
+        jobs: list[tuple[StoredSentence, int, str, Request]] = []
         for sentence in todo[offset : offset + batch]:
-            request = prompt.request(" ".join(sentence.tokens), chat=config.chat,
-                                     max_tokens=config.max_tokens)
-            request.temperature = config.temperature
-            key = request_key(backend.model, request)
-            cached = from_store(store, key)
-            if cached is not None:
-                status = record(store, run, sentence, key, cached, example_ids)
-                summary.parse_failures += status in FAILED
+            requests = requests_for(sentence, prompts[sentence.id], config)
+            answers[sentence.id] = [None] * len(requests)
+            missing = 0
+            for i, request in enumerate(requests):
+                key = request_key(backend.model, request)
+                cached = from_store(store, key)
+                if cached is not None:
+                    answers[sentence.id][i] = (key, cached)
+                else:
+                    jobs.append((sentence, i, key, request))
+                    missing += 1
+            if not missing:
                 summary.from_store += 1
-                summary.done += 1
-            else:
-                jobs.append((sentence, key, request))
-        for index, answer in _answers(backend, jobs):
-            sentence, key, _ = jobs[index]
+                _finish(store, run, sentence, answers, prompts, config, summary)
+        failed: set[int] = set()
+        for index, answer in _answers(backend, [(s, k, r) for s, _, k, r in jobs]):
+            sentence, sample, key, _ = jobs[index]
             if isinstance(answer, BackendError):
-                summary.failed += 1
-                summary.errors.append(f"sentence {sentence.id}: {answer}")
-            else:
-                status = record(store, run, sentence, key, answer, example_ids)
-                summary.parse_failures += status in FAILED
+                if sentence.id not in failed:
+                    failed.add(sentence.id)
+                    summary.failed += 1
+                    summary.errors.append(f"sentence {sentence.id}: {answer}")
+                continue
+            answers[sentence.id][sample] = (key, answer)
+            if all(a is not None for a in answers[sentence.id]) and sentence.id not in failed:
                 summary.asked += 1
-                summary.done += 1
+                _finish(store, run, sentence, answers, prompts, config, summary)
             if progress:
                 rate = summary.asked / max(time.perf_counter() - started, 1e-9)
                 progress(summary.done, summary.total,
@@ -177,6 +239,36 @@ def annotate(store: Store, run: int, backend: Backend, prompt: Prompt, config: R
         store.db.execute("update annotation_runs set status = 'finished', finished = ? where id = ?",
                          [now(), run])
     return summary
+
+
+def _finish(store: Store, run: int, sentence: StoredSentence, answers: dict, prompts: dict,
+            config: RunConfig, summary: RunSummary) -> None:
+    example_ids = [e.sentence_id for e in prompts[sentence.id].examples]
+    status = record(store, run, sentence, answers[sentence.id], example_ids, config.vote)
+    summary.parse_failures += status in FAILED
+    summary.done += 1
+
+
+def _neighbours(store: Store, todo: list[StoredSentence], config: RunConfig) -> dict[int, list]:
+    if not config.neighbours:
+        return {}
+    from core.neighbours import nearest
+
+    if not config.pool:
+        raise ValueError("nearest-neighbour examples need a labelled pool: --pool SUBSET")
+    pool = list(corpora.subset_sentences(store, corpora.resolve_subset(store, config.pool)))
+    return nearest(store, todo, pool, config.neighbours)
+
+
+def _prompt_for(prompt: Prompt, neighbours: list[StoredSentence] | None) -> Prompt:
+    if neighbours is None:
+        return prompt
+    from core.align import entities_of
+    from core.prompts import Example
+
+    examples = [Example(" ".join(s.tokens), entities_of(s.tokens, s.gold), sentence_id=s.id)
+                for s in neighbours]
+    return Prompt(prompt.kind, prompt.template, examples, prompt.version)
 
 
 def open_backend(name: str, model: str = "", base_url: str | None = None,
@@ -255,7 +347,7 @@ def import_llm_output(store: Store, path: str, subset: str, prompt: str = "stand
                  digest, dumps({"file": str(source)}), now()],
             ).lastrowid
         for sentence, completion in rows:
-            record(store, run, sentence, f"import:{digest}:{sentence.id}", completion, [])
+            record(store, run, sentence, [(f"import:{digest}:{sentence.id}", completion)], [])
     return run, len(rows)
 
 

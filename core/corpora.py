@@ -126,20 +126,20 @@ def import_text(store: Store, folder: str | Path, name: str,
     return ImportResult(dataset_id, name, len(sentences), added=True, skipped_duplicates=duplicates)
 
 
-def dataset_id(store: Store, name: str) -> int:
-    row = store.db.execute("select id from datasets where name = ?", [name]).fetchone()
+def _named(store: Store, table: str, name: str, hint: str) -> int:
+    row = store.db.execute(f"select id from {table} where name = ?", [name]).fetchone()
     if not row:
-        known = [r[0] for r in store.db.execute("select name from datasets order by id")]
-        raise NotFound(f"no dataset named {name!r}; known: {', '.join(known) or 'none (nerd import)'}")
+        known = [r[0] for r in store.db.execute(f"select name from {table} order by id")]
+        raise NotFound(f"no {table[:-1]} named {name!r}; known: {', '.join(known) or hint}")
     return row[0]
+
+
+def dataset_id(store: Store, name: str) -> int:
+    return _named(store, "datasets", name, "none (nerd import)")
 
 
 def subset_id(store: Store, name: str) -> int:
-    row = store.db.execute("select id from subsets where name = ?", [name]).fetchone()
-    if not row:
-        known = [r[0] for r in store.db.execute("select name from subsets order by id")]
-        raise NotFound(f"no subset named {name!r}; known: {', '.join(known) or 'none (nerd sample)'}")
-    return row[0]
+    return _named(store, "subsets", name, "none (nerd sample)")
 
 
 def sample(store: Store, dataset: str, name: str, size: int, seed: int = 13,

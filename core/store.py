@@ -95,7 +95,22 @@ def _v1(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+def _v2(db: sqlite_utils.Database) -> None:
+    """Better small teachers: several samples a sentence, their vote, cached embeddings."""
+    db["annotations"].add_column("votes", str)
+    db["annotation_samples"].create(
+        {"run_id": int, "sentence_id": int, "sample": int, "prompt_hash": str, "raw": str, "entities": str,
+         "prompt_tokens": int, "completion_tokens": int, "latency_s": float},
+        pk=("run_id", "sentence_id", "sample"),
+        foreign_keys=[("run_id", "annotation_runs", "id"), ("sentence_id", "sentences", "id")],
+    )
+    db["embeddings"].create(
+        {"sentence_id": int, "model": str, "vector": bytes},
+        pk=("sentence_id", "model"), foreign_keys=[("sentence_id", "sentences", "id")],
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
 
 
 class StoreError(RuntimeError):
@@ -154,6 +169,9 @@ class Store:
         Write with `db.execute` inside it: sqlite-utils' own write helpers commit on their own.
         """
         conn = self.db.conn
+        if conn.in_transaction:  # nested: the outer transaction decides
+            yield self.db
+            return
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.db

@@ -80,13 +80,33 @@ def _layer_examples(store: Store, spec: str, kind: str, only: str = "all") -> li
         elif only == "reviewed":
             keep = {r[0] for r in store.db.execute(
                 "select sentence_id from reviews where run_id = ?", [run])}
+        elif only.startswith("confident:"):
+            keep = confident(store, run, float(only.split(":", 1)[1]))
         else:
-            raise TrainingError(f"unknown distilled filter {only!r}; use all, clean or reviewed")
+            raise TrainingError(f"unknown distilled filter {only!r}; use all, clean, reviewed"
+                                " or confident:X")
         tags = {k: v for k, v in tags.items() if k in keep}
     examples = [Example(kind, s.id, s.tokens, tags[s.id]) for s in sentences if s.id in tags]
     if not examples:
         raise TrainingError(f"{spec}: no labelled sentences (is the layer {layer or 'gold'} empty?)")
     return examples
+
+
+def confident(store: Store, run: int, threshold: float) -> set[int]:
+    """Tiered selection: sentences whose kept entities all reach `threshold` of the votes.
+
+    A run without votes (one sample a sentence) keeps every sentence.
+    """
+    keep = set()
+    for sid, votes, entities in store.db.execute(
+            "select sentence_id, votes, entities from annotations where run_id = ?", [run]):
+        if votes is None:
+            keep.add(sid)
+            continue
+        share = {(k, t): n / total for k, t, n, total in json.loads(votes)}
+        if all(share.get(tuple(e), 0.0) >= threshold for e in json.loads(entities)):
+            keep.add(sid)
+    return keep
 
 
 def load_data(store: Store, config: TrainConfig) -> tuple[list[Example], list[Example]]:

@@ -165,3 +165,27 @@ def repair(tags: list[str]) -> list[str]:
     from core.conll import iob1_to_iob2
 
     return iob1_to_iob2(tags)
+
+
+def embed(texts: list[str], path: Path | None = None, batch_size: int = 64):
+    """Sentence embeddings: mean of the last hidden states over real pieces, L2-normalised.
+
+    This is how all-MiniLM-L6-v2 was trained to be used (sentence-transformers' pooling).
+    """
+    import numpy as np
+    import torch
+    from transformers import AutoModel
+
+    folder = resolve(path)
+    tokenizer = load_tokenizer(folder)
+    model = AutoModel.from_pretrained(str(folder)).to(device()).eval()
+    out = []
+    with torch.inference_mode():
+        for offset in range(0, len(texts), batch_size):
+            batch = tokenizer(texts[offset : offset + batch_size], padding=True, truncation=True,
+                              max_length=256, return_tensors="pt").to(model.device)
+            hidden = model(**batch).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).float()
+            mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            out.append(torch.nn.functional.normalize(mean, dim=-1).cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)

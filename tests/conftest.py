@@ -161,3 +161,18 @@ def llama_server(gguf: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def kill_when(command: list[str], db: str, count_sql: str, at_least: int, timeout: float = 300) -> None:
+    """Start `command`, SIGKILL it once `count_sql` on the database reaches `at_least`."""
+    import signal
+    import sqlite3
+
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline, done = time.monotonic() + timeout, 0
+    while done < at_least and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+        with sqlite3.connect(db) as conn:
+            done = conn.execute(count_sql).fetchone()[0]
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import signal
 import sqlite3
 import subprocess
 import sys
-import time
 
 import pytest
 from click.testing import CliRunner
@@ -18,6 +16,7 @@ from core.conll import CorpusError
 from core.prompts import build
 from core.store import Store
 from models.openai_backend import OpenAIBackend
+from tests.conftest import kill_when
 from tests.fault_server import FaultServer
 from tui.cli import main
 
@@ -73,15 +72,7 @@ def test_kill_9_mid_run_resumes_without_loss_or_repeat(tmp_path, conll_file):
     with Store(db) as store:
         corpora.import_conll(store, conll_file, "tiny")
     command = [sys.executable, "-m", "tui.cli", "annotate", "tiny", "--db", str(db)]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    done = 0
-    while done < 2 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.2)
-        with sqlite3.connect(db) as conn:
-            done = conn.execute("select count(*) from annotations").fetchone()[0]
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_when(command, str(db), "select count(*) from annotations", 2)
     with sqlite3.connect(db) as conn:
         before = conn.execute("select sentence_id, raw, created from annotations").fetchall()
     assert 2 <= len(before) < 5, "the run should have been killed part-way"

@@ -126,3 +126,19 @@ def test_stats_counts_entities(store, conll_file):
     (row,) = corpora.stats(store)
     assert (row.sentences, row.tokens) == (5, 34)
     assert dict(row.entities) == {"ORG": 2, "MISC": 3, "PER": 2, "LOC": 3}
+
+
+def test_old_file_is_migrated_keeping_its_data(tmp_path, conll_file, monkeypatch):
+    import core.store as store_module
+
+    path = tmp_path / "old.db"
+    monkeypatch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:1])
+    with Store(path) as old:
+        assert old.schema_version == 1
+        corpora.import_conll(old, conll_file, "tiny")
+    monkeypatch.undo()
+    with Store(path) as new:
+        assert new.schema_version == len(MIGRATIONS) >= 2
+        assert new.db["sentences"].count == 5
+        assert "votes" in new.db["annotations"].columns_dict
+        assert {"annotation_samples", "embeddings"} <= set(new.db.table_names())

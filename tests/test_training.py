@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import random
-import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from dataclasses import replace
 
 import pytest
@@ -16,6 +14,7 @@ from core import corpora, layers
 from core.conll import Sentence, write_conll
 from core.store import Store
 from core.training import TrainConfig, TrainingError, metrics, train
+from tests.conftest import kill_when
 
 PEOPLE = ["Peter Blackburn", "Angela Merkel", "Orlando Miller", "Marie Curie", "Alan Turing"]
 PLACES = ["Paris", "Houston", "Berlin", "New York", "Jerusalem"]
@@ -100,14 +99,7 @@ def test_kill_9_resumes_from_last_epoch(project, tmp_path):
     command = [sys.executable, "-m", "tui.cli", "train", "--distilled", "dist@lexicon:orig",
                "--original", "orig", "--epochs", "6", "--batch-size", "4", "--lr", "5e-4",
                "--dev", "", "--test", "held", "--db", db]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline, done = time.monotonic() + 300, 0
-    while done < 2 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.2)
-        with sqlite3.connect(db) as conn:
-            done = conn.execute("select count(*) from epoch_metrics").fetchone()[0]
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_when(command, str(db), "select count(*) from epoch_metrics", 2)
     with sqlite3.connect(db) as conn:
         before = conn.execute("select epoch, loss from epoch_metrics order by epoch").fetchall()
     assert 2 <= len(before) < 6, "training should have been killed part-way"

@@ -65,9 +65,24 @@ def open_store(db: Path | None) -> Store:
 @click.group(cls=Nerd, invoke_without_command=True)
 @click.pass_context
 def main(ctx: click.Context) -> None:
-    """nerd: distil an LLM's knowledge into a small, fast NER model."""
+    """nerd: distil an LLM's knowledge into a small, fast NER model. Alone: the app."""
     if ctx.invoked_subcommand is None:
-        click.echo(ctx.get_help())
+        launch(paths.db_path(None), None)
+
+
+def launch(db: Path, run: int | None) -> None:
+    """The Textual app, imported only here so `nerd --help` stays fast."""
+    from tui.app import NerdApp
+
+    NerdApp(db, run).run()
+
+
+@main.command(name="tui")
+@click.argument("db", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--run", "run", type=int, default=None, help="Annotation run to review (default: newest).")
+def tui_command(db: Path | None, run: int | None) -> None:
+    """Open the app (review, runs, reports) on DB (default: $NERD_DB, else nerd.db here)."""
+    launch(paths.db_path(db), run)
 
 
 @main.command()
@@ -307,15 +322,27 @@ def print_reports(reports: dict[str, evaluate.Report], title: str, fmt: str) -> 
 @click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds per request.")
 @click.option("--limit", type=int, default=None, help="Annotate at most this many sentences now.")
 @click.option("--name", default="", help="Run name (default: SUBSET-PROMPT).")
+@click.option("--neighbours", type=int, default=0,
+              help="K nearest-neighbour examples per sentence from --pool (MiniLM similarity).")
+@click.option("--pool", default="", help="Labelled subset the neighbour examples come from.")
+@click.option("--constrained", is_flag=True,
+              help="llama.cpp grammar: answers can only name spans of the sentence.")
+@click.option("--samples", type=int, default=1, show_default=True,
+              help="Answers per sentence, voted on (self-consistency).")
+@click.option("--vote", type=float, default=0.5, show_default=True,
+              help="Share of samples that must name an entity.")
 @db_option
 def annotate_command(subset: str, backend: str, prompt: str, model: str, base_url: str | None,
                      examples: str, chat: bool, concurrency: int, timeout: float,
-                     limit: int | None, name: str, db: Path | None) -> None:
+                     limit: int | None, name: str, neighbours: int, pool: str, constrained: bool,
+                     samples: int, vote: float, db: Path | None) -> None:
     """Ask a teacher LLM for the entities of each sentence; resumes where it stopped."""
     store = open_store(db)
     built = annotation.build_prompt(store, prompt, examples)
     teacher = annotation.open_backend(backend, model, base_url, concurrency, timeout)
-    config = annotation.RunConfig(subset, backend, teacher.model, prompt, examples, chat, name=name)
+    config = annotation.RunConfig(subset, backend, teacher.model, prompt, examples, chat, name=name,
+                                  neighbours=neighbours, pool=pool, constrained=constrained,
+                                  samples=samples, vote=vote)
     run = annotation.open_run(store, config, built)
     with bar(f"annotate run {run}") as advance:
         summary = annotation.annotate(store, run, teacher, built, config, progress=advance,
@@ -352,8 +379,9 @@ def import_llm_output(path: Path, subset: str, prompt: str, model: str, name: st
               help="pure-distilled, pure-original, simple-mix, sigmoid:K, cosine, power:N, all.")
 @click.option("--blend", type=click.Choice(["sample", "loss"]), default="sample", show_default=True,
               help="Draw w0·|D| and w1·|O| sentences a epoch, or weight the loss by w0 and w1.")
-@click.option("--filter", "distilled_filter", type=click.Choice(["all", "clean", "reviewed"]),
-              default="all", show_default=True, help="Which distilled sentences to use.")
+@click.option("--filter", "distilled_filter", default="all", show_default=True,
+              help="Which distilled sentences: all, clean (parsed), reviewed, or confident:X"
+              " (every voted entity named by at least X of the samples).")
 @click.option("--preset", type=click.Choice(["paper", "cpu"]), default="cpu", show_default=True)
 @click.option("--decay/--no-decay", default=None, help="The paper's ×0.95 learning-rate decay a epoch.")
 @click.option("--epochs", type=int, default=None)

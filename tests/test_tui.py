@@ -1,0 +1,288 @@
+"""The Textual app driven by keys (Pilot) at 80x24, and one snapshot of each screen."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, Input, Select
+
+from core import corpora, layers
+from core.store import Store
+from tests.fault_server import FaultServer
+from tests.test_review import build_project
+from tui.app import NerdApp
+from tui.screens.help import HelpScreen
+from tui.screens.reports import ReportsScreen
+from tui.screens.review import ReviewScreen
+from tui.screens.runs import RunsScreen
+
+SIZE = (80, 24)
+
+
+def add_training_run(db: Path) -> None:
+    """A finished training run's epochs, as `core.training` writes them."""
+    with Store(db) as store:
+        run = store.db.execute(
+            "insert into training_runs(name, config, status, created) values (?, ?, 'finished', ?)",
+            ["simple-mix-demo", json.dumps({"schedule": "simple-mix"}), "2025-01-01T00:00:00+00:00"],
+        ).lastrowid
+        for epoch, (loss, w0, f1) in enumerate([(1.2, 1.0, 0.41), (0.7, 1.0, 0.55), (0.5, 0.0, 0.63),
+                                                (0.4, 0.0, 0.66)]):
+            store.db.execute(
+                "insert into epoch_metrics(training_run_id, epoch, loss, w0, n_distilled, n_original,"
+                " lr, dev_f1, seconds) values (?, ?, ?, ?, 5, 5, 1e-4, ?, 1.0)", [run, epoch, loss, w0, f1])
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> tuple[Path, int]:
+    db, run = build_project(tmp_path)
+    add_training_run(db)
+    return db, run
+
+
+def screen_text(app: NerdApp) -> str:
+    """What the terminal shows, as plain text (from the SVG screenshot)."""
+    svg = app.export_screenshot()
+    return html.unescape(re.sub(r"<[^>]+>", "", svg)).replace("\xa0", " ")
+
+
+def reviews(db: Path, run: int) -> list[tuple[int, list[str], str]]:
+    with sqlite3.connect(db) as conn:
+        return [(sid, json.loads(tags), action) for sid, tags, action in conn.execute(
+            "select sentence_id, tags, action from reviews where run_id = ? order by id", [run])]
+
+
+async def wait_for(pilot, condition, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await pilot.pause(0.05)
+
+
+@pytest.mark.anyio
+async def test_review_a_full_correction_with_keys(project):
+    db, run = project
+    app = NerdApp(db)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ReviewScreen) and screen.session.run_id == run
+        paris = screen.current
+        assert paris.tags[3] == "B-ORG" and "sentence 1/5" in screen_text(app)
+        await pilot.press("right", "right", "right", "shift+left")  # select "visited Paris"
+        assert screen.selection == (2, 4)
+        await pilot.press("2")  # a wrong LOC, replacing Paris ORG
+        assert paris.tags == ["B-PER", "I-PER", "B-LOC", "I-LOC", "O"]
+        await pilot.press("d")  # removes it
+        assert paris.tags == ["B-PER", "I-PER", "O", "O", "O"]
+        await pilot.press("u", "u")  # back to the run's tags
+        assert paris.tags == paris.run_tags and not paris.reviewed
+        await pilot.press("right", "2", "a")  # Paris is a LOC; accept moves on
+        assert screen.current.id != paris.id and "sentence 2/5 · reviewed 1" in screen_text(app)
+        await pilot.press("n")
+        assert screen.index == 4  # the sentence the teacher could not parse
+        await pilot.press("h")
+        assert screen.index == 2 and "Hans Fischler" in screen_text(app)
+        await pilot.press("N", "k", "up", "j")
+        assert screen.index == 2
+
+    assert [(sid, action) for sid, _, action in reviews(db, run)] == [
+        (paris.id, "label"), (paris.id, "delete"), (paris.id, "undo"), (paris.id, "revert"),
+        (paris.id, "label"), (paris.id, "accept")]
+    with Store(db) as store:
+        sentences = list(corpora.subset_sentences(store, corpora.resolve_subset(store, "tiny")))
+        assert layers.load(store, f"review:{run}", sentences)[paris.id] == paris.gold
+
+
+@pytest.mark.anyio
+async def test_help_lists_every_screens_keys(project):
+    app = NerdApp(project[0])
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        text = screen_text(app)
+        for words in ("Label selection LOC", "Next sentence ≠ gold", "Runs screen", "Cancel run",
+                      "Training tab", "Redo what was undone"):
+            assert words in text
+        await pilot.press("escape")
+        assert isinstance(app.screen, ReviewScreen)
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+
+
+@pytest.mark.anyio
+async def test_runs_screen_lists_runs_and_enter_reviews_one(project):
+    db, run = project
+    app = NerdApp(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f3")
+        assert isinstance(app.screen, RunsScreen)
+        table = app.screen.query_one(DataTable)
+        assert table.row_count == 1
+        assert table.get_row_at(0) == [str(run), "answers", "tiny", "import", "standard-import", "5/5",
+                                       "finished"]
+        await pilot.press("enter")
+        assert isinstance(app.screen, ReviewScreen)
+
+
+@pytest.mark.anyio
+async def test_reports_screen_shows_quality_and_training(project):
+    app = NerdApp(project[0])
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f4")
+        assert isinstance(app.screen, ReportsScreen)
+        quality = app.screen.query_one("#quality-table", DataTable)
+        rows = {str(r[1]): str(r[2]) for r in (quality.get_row_at(i) for i in range(quality.row_count))}
+        assert rows["Micro Average F1"] == "0.824" and rows["parse failures"] == "20.0%"
+        assert rows["unmatched entities"] == "11.1% of 9"
+        await pilot.press("t")
+        training = app.screen.query_one("#training-table", DataTable)
+        assert training.get_row_at(0)[1:] == ["simple-mix-demo", "simple-mix", "finished", "4", "0.4000",
+                                              "0.660"]
+
+
+async def fill_form(pilot, screen: RunsScreen, base_url: str, subset: str) -> None:
+    screen.query_one("#backend", Select).value = "openai"
+    screen.query_one("#subset", Input).value = subset
+    screen.query_one("#model", Input).value = "fake"
+    screen.query_one("#base-url", Input).value = base_url
+    await pilot.pause()
+
+
+@pytest.mark.anyio
+async def test_runs_screen_starts_a_run_in_a_worker(project):
+    db, _ = project
+    app = NerdApp(db)
+    with FaultServer(route=lambda r: "ok", reply="{'PER': ['Peter Blackburn']}") as server:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("f3")
+            screen = app.screen
+            await fill_form(pilot, screen, server.base_url, "tiny")
+            await pilot.press("ctrl+r")
+            await wait_for(pilot, lambda: not screen.busy)
+            table = screen.query_one(DataTable)
+            assert table.row_count == 2 and table.get_row_at(0)[3:] == ["openai", "standard-v1", "5/5",
+                                                                         "finished"]
+            assert "5/5 done (5 asked, 0 parse failures)" in screen_text(app)
+    assert len(server.requests) == 5
+
+
+def long_project(folder: Path, n: int = 40) -> Path:
+    db = folder / "long.db"
+    conll = folder / "long.conll"
+    conll.write_text("".join(f"Sentence{i} O\nby O\nPeter B-PER\nBlackburn I-PER\n\n" for i in range(n)))
+    with Store(db) as store:
+        corpora.import_conll(store, conll, "long")
+    return db
+
+
+@pytest.mark.anyio
+async def test_cancel_stops_a_run_part_way_and_keeps_what_is_done(tmp_path):
+    db = long_project(tmp_path)
+    lock = threading.Lock()
+
+    def slow(_request) -> str:  # one at a time, 50 ms each: about 20 sentences a second
+        with lock:
+            time.sleep(0.05)
+        return "ok"
+
+    def annotated() -> int:
+        with sqlite3.connect(db) as conn:
+            return conn.execute("select count(*) from annotations").fetchone()[0]
+
+    app = NerdApp(db)
+    with FaultServer(route=slow, reply="{'PER': ['Peter Blackburn']}") as server:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("f3")
+            screen = app.screen
+            await fill_form(pilot, screen, server.base_url, "long")
+            await pilot.press("ctrl+r")
+            await wait_for(pilot, lambda: annotated() >= 3)
+            await pilot.press("c")
+            await wait_for(pilot, lambda: not screen.busy)
+            kept = annotated()
+            assert 3 <= kept < 40
+            assert f"cancelled, {kept} sentences kept" in screen_text(app)
+            assert screen.query_one(DataTable).get_row_at(0)[5:] == [f"{kept}/40", "running"]
+            await pilot.pause(0.3)
+    assert annotated() == kept  # nothing more arrived after the stop
+
+
+@pytest.mark.anyio
+async def test_quitting_mid_run_stops_it(tmp_path):
+    db = long_project(tmp_path)
+
+    def slow(_request) -> str:
+        time.sleep(0.05)
+        return "ok"
+
+    def annotated() -> int:
+        with sqlite3.connect(db) as conn:
+            return conn.execute("select count(*) from annotations").fetchone()[0]
+
+    app = NerdApp(db)
+    with FaultServer(route=slow, reply="{'PER': ['Peter Blackburn']}") as server:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("f3")
+            await fill_form(pilot, app.screen, server.base_url, "long")
+            await pilot.press("ctrl+r")
+            await wait_for(pilot, lambda: annotated() >= 2)
+            await pilot.press("q")
+        time.sleep(0.5)  # the sentences in flight may still land, then nothing
+        settled = annotated()
+        time.sleep(0.5)
+        assert annotated() == settled < 40
+
+
+@pytest.mark.anyio
+async def test_a_bad_subset_is_an_error_line_not_a_crash(project):
+    app = NerdApp(project[0])
+    with FaultServer(route=lambda r: "ok") as server:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("f3")
+            await fill_form(pilot, app.screen, server.base_url, "nope")
+            await pilot.press("ctrl+r")
+            await wait_for(pilot, lambda: not app.screen.busy)
+            assert "no subset or dataset named 'nope'" in screen_text(app)
+
+
+@pytest.mark.anyio
+async def test_no_run_yet_says_what_to_do(tmp_path):
+    app = NerdApp(tmp_path / "empty.db")
+    async with app.run_test(size=SIZE) as pilot:
+        assert "no annotation run yet" in screen_text(app)
+        await pilot.press("right", "2", "a", "u", "n", "f4", "f3", "f2")
+        assert isinstance(app.screen, ReviewScreen)
+
+
+# -- snapshots: `pytest --snapshot-update` rewrites them after a deliberate change ------------
+
+
+def test_snapshot_review(project, snap_compare):
+    assert snap_compare(NerdApp(project[0]), terminal_size=SIZE, press=["right", "right", "right", "shift+left"])
+
+
+def test_snapshot_review_unmatched(project, snap_compare):
+    assert snap_compare(NerdApp(project[0]), terminal_size=SIZE, press=["h"])
+
+
+def test_snapshot_help(project, snap_compare):
+    assert snap_compare(NerdApp(project[0]), terminal_size=SIZE, press=["question_mark"])
+
+
+def test_snapshot_runs(project, snap_compare):
+    assert snap_compare(NerdApp(project[0]), terminal_size=SIZE, press=["f3"])
+
+
+def test_snapshot_reports_quality(project, snap_compare):
+    assert snap_compare(NerdApp(project[0]), terminal_size=SIZE, press=["f4"])
+
+
+def test_snapshot_reports_training(project, snap_compare):
+    assert snap_compare(NerdApp(project[0]), terminal_size=SIZE, press=["f4", "t"])

@@ -1,0 +1,62 @@
+"""nerd's Textual app: review a run's labels, start runs, read the reports.
+
+One project database, three modes (review, runs, reports) switched by F2-F4, and a help
+screen (? or F1) that lists the keys of every screen. All domain work is in `core`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import App
+from textual.binding import Binding
+
+from core.corpora import NotFound
+from core.store import Store
+from tui.screens.help import HelpScreen
+from tui.screens.reports import ReportsScreen
+from tui.screens.review import ReviewScreen
+from tui.screens.runs import RunsScreen
+
+
+class NerdApp(App[None]):
+    """`NerdApp(db, run)`: `run` is the annotation run to review (default: the newest)."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "nerd"
+    ENABLE_COMMAND_PALETTE = False
+    MODES = {"review": ReviewScreen, "runs": RunsScreen, "reports": ReportsScreen}
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("f1,question_mark", "help", "Help", key_display="?"),
+        Binding("f2", "switch_mode('review')", "Review", show=False, tooltip="Review screen"),
+        Binding("f3", "switch_mode('runs')", "Runs", show=False, tooltip="Runs screen"),
+        Binding("f4", "switch_mode('reports')", "Reports", show=False, tooltip="Reports screen"),
+    ]
+
+    def __init__(self, db: str | Path, run: int | None = None) -> None:
+        super().__init__()
+        self.db_path = Path(db)
+        self.store = Store(self.db_path)
+        self.sub_title = self.db_path.name
+        if run is not None and run not in self.annotation_runs():
+            known = ", ".join(map(str, self.annotation_runs())) or "none yet"
+            raise NotFound(f"no annotation run {run}; known: {known}")
+        self.run_id = run if run is not None else self.latest_run()
+
+    def latest_run(self) -> int | None:
+        row = self.store.db.execute("select max(id) from annotation_runs").fetchone()
+        return row[0]
+
+    def annotation_runs(self) -> list[int]:
+        return [r[0] for r in self.store.db.execute("select id from annotation_runs order by id")]
+
+    def on_mount(self) -> None:
+        self.switch_mode("review")
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def on_unmount(self) -> None:
+        self.store.close()

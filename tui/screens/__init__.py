@@ -1,0 +1,1 @@
+"""The screens of nerd's Textual app: review, runs, reports and help."""

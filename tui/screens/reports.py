@@ -1,0 +1,152 @@
+"""The reports screen: how good the teacher was (Table 1 plus its instability), and training curves."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
+from textual_plotext import PlotextPlot
+
+from core import evaluate, quality, training
+from core.store import Store
+
+if TYPE_CHECKING:
+    from tui.app import NerdApp
+
+SHIPPING = "ship: nerd export onnx RUN --out DIR · score: nerd eval --model DIR --conll F"
+
+
+def quality_rows(store: Store, run: int) -> tuple[list[str], list[tuple[str, str, list[str]]]]:
+    """Column labels and rows: the run beside the other prompt's run, against gold, then
+    parse failures, unmatched entities, tokens and time (what `nerd report annotations` prints)."""
+    runs = [quality.run_quality(store, r) for r in quality.companions(store, str(run))]
+    scored = {q.run_id: q.report for q in runs if q.report is not None}
+    rows: list[tuple[str, str, list[str]]] = []
+    if scored:
+        for group, metric, cells in evaluate.table_rows(scored):
+            by_run = dict(zip(scored, cells, strict=True))
+            rows.append((group, metric, [by_run.get(q.run_id, "-") for q in runs]))
+    rows += [("Teacher" if i == 0 else "", name, cells)
+             for i, (name, cells) in enumerate(quality.quality_rows(runs))]
+    return [q.label for q in runs], rows
+
+
+def training_rows(store: Store) -> list[tuple[str, ...]]:
+    """Training runs, newest first: epochs done, last loss, best dev F1."""
+    out = []
+    for run, name, status, config in store.db.execute(
+            "select id, name, status, config from training_runs order by id desc").fetchall():
+        epochs = training.metrics(store, run)
+        schedule = json.loads(config or "{}").get("schedule", "")
+        last = epochs[-1] if epochs else {}
+        f1s = [e["dev_f1"] for e in epochs if e.get("dev_f1") is not None]
+        out.append((str(run), name or "", schedule, status or "", str(len(epochs)),
+                    f"{last['loss']:.4f}" if last.get("loss") is not None else "-",
+                    f"{max(f1s):.3f}" if f1s else "-"))
+    return out
+
+
+class ReportsScreen(Screen[None]):
+    """[ and ] pick the annotation run; the highlighted training run is plotted."""
+
+    BINDINGS = [
+        Binding("left_square_bracket", "other_run(-1)", "Prev run", key_display="[",
+                tooltip="Previous annotation run"),
+        Binding("right_square_bracket", "other_run(1)", "Next run", key_display="]",
+                tooltip="Next annotation run"),
+        Binding("t", "tab('training')", "Training", tooltip="Training tab"),
+        Binding("a", "tab('quality')", "Annotation", tooltip="Annotation quality tab"),
+    ]
+
+    @property
+    def nerd(self) -> NerdApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        with TabbedContent(initial="quality"):
+            with TabPane("Annotation quality", id="quality"):
+                yield Static(id="quality-caption", classes="status")
+                yield DataTable(id="quality-table", zebra_stripes=True, cursor_type="row")
+            with TabPane("Training", id="training"), Vertical():
+                yield Static(id="training-caption", classes="status")
+                yield DataTable(id="training-table", cursor_type="row", zebra_stripes=True)
+                with Horizontal(id="plots"):
+                    yield PlotextPlot(id="w0-plot")
+                    yield PlotextPlot(id="loss-plot")
+                    yield PlotextPlot(id="f1-plot")
+                yield Static(SHIPPING, id="shipping")
+        yield Footer()
+
+    def on_screen_resume(self) -> None:
+        """Also the first showing: the tables are built once per visit, not twice."""
+        self.show_quality()
+        self.show_training()
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+        self.query_one(f"#{tab}-table", DataTable).focus()
+
+    def action_other_run(self, step: int) -> None:
+        runs = self.nerd.annotation_runs()
+        if runs and self.nerd.run_id in runs:
+            self.nerd.run_id = runs[(runs.index(self.nerd.run_id) + step) % len(runs)]
+        elif runs:
+            self.nerd.run_id = runs[-1]
+        self.show_quality()
+
+    def show_quality(self) -> None:
+        table = self.query_one("#quality-table", DataTable)
+        caption = self.query_one("#quality-caption", Static)
+        table.clear(columns=True)
+        run = self.nerd.run_id
+        if run is None:
+            caption.update(Text("No annotation run yet: start one on the runs screen (F3).", "dim"))
+            return
+        labels, rows = quality_rows(self.nerd.store, run)
+        caption.update(Text(" vs ".join(labels) + " · against gold · [ ] other run"))
+        table.add_column("", key="group")
+        table.add_column("metric", key="metric")
+        for label in labels:
+            table.add_column(label.split(" (")[0], key=label)
+        for group, metric, cells in rows:
+            table.add_row(group, metric, *(Text(c, justify="right") for c in cells))
+
+    def show_training(self) -> None:
+        table = self.query_one("#training-table", DataTable)
+        table.clear(columns=True)
+        table.add_columns("id", "name", "schedule", "status", "epochs", "loss", "best dev F1")
+        for row in training_rows(self.nerd.store):
+            table.add_row(*row, key=row[0])
+        self.query_one("#training-caption", Static).update(
+            "training runs · ↑↓ picks the one plotted" if table.row_count else
+            Text("No training run yet: nerd train --distilled SUBSET@review:N ...", "dim"))
+        if table.row_count:
+            self.plot(int(table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value or 0))
+        else:
+            self.plot(None)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "training-table" and event.row_key.value is not None:
+            self.plot(int(event.row_key.value))
+
+    def plot(self, run: int | None) -> None:
+        """w0, loss and dev F1 per epoch of a training run (empty plots when there is none)."""
+        epochs = training.metrics(self.nerd.store, run) if run is not None else []
+        x = [e["epoch"] for e in epochs]
+        for plot_id, key, title in (("w0-plot", "w0", "w0"),
+                                    ("loss-plot", "loss", "loss"), ("f1-plot", "dev_f1", "dev F1")):
+            widget = self.query_one(f"#{plot_id}", PlotextPlot)
+            plt = widget.plt
+            plt.clear_figure()
+            plt.title(title if run is None else f"{title} · run {run}")
+            points = [(i, e[key]) for i, e in zip(x, epochs, strict=True) if e.get(key) is not None]
+            if points:
+                plt.plot([p[0] for p in points], [p[1] for p in points], marker="braille")
+                plt.xticks(sorted({p[0] for p in points}))
+            widget.refresh()

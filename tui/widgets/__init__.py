@@ -1,0 +1,1 @@
+"""Widgets of nerd's Textual app."""
