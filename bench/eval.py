@@ -72,7 +72,7 @@ def main() -> None:
     text += (f"\nSpeed-up over the pipeline: fp32 ×{base / rows[1][1]:.1f}, int8 ×{base / rows[2][1]:.1f}."
              f" int8 F1 change against fp32: {(rows[2][4] - rows[1][4]) * 100:+.2f} points on test"
              f" ({'per-channel' if check.per_channel else 'per-tensor'} weights; on dev:"
-             f" {check.dev_f1_fp32} -> {check.dev_f1_int8}).\n")
+             f" {check.dev_f1_fp32:.4f} -> {check.dev_f1_int8:.4f}).\n")
     write("eval.md", text)
 
 

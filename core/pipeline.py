@@ -53,7 +53,7 @@ def sample_defaults(store: Store) -> list[str]:
 @dataclass
 class DemoOptions:
     annotate: int = 100  # sentences the embedded teacher labels (0: skip the loop after the report)
-    epochs: int = 6  # simple mix: the first half on distilled data, the second on original
+    epochs: int = 10  # simple mix: the first half on distilled data, the second on original
     model: str = ""  # GGUF for the teacher
     artifacts: Path | None = None  # where the ONNX bundle goes (default: beside the database)
 

@@ -1,12 +1,15 @@
 """The paper's blend schedules: w0(t, T), the share of distilled data at epoch t of T.
 
-Phase three of the paper; x = t / (T - 1). w1 = 1 - w0, except `all`, where both are 1.
+Phase three of Huang et al. (2024): each epoch draws w0·|D| distilled (LLM-labelled) and
+w1·|O| original (human-labelled) sentences, t = 0 .. T-1 and x = t / (T - 1) (0 when T = 1).
+w1 = 1 - w0, except `all`, which uses both datasets whole every epoch.
 """
 
 from __future__ import annotations
 
 import math
 import random
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,18 +21,33 @@ PAPER_SCHEDULES = (
     + [f"power:{n}" for n in (0.1, 0.2, 0.5, 1, 2, 5, 10)]
     + ["all"]
 )
+_PLAIN = ("pure-distilled", "pure-original", "simple-mix", "cosine", "all")
+_MARKERS = "ox+*#@%&=~$^:;?ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # one a line: the terminal plot has no colours
+
+
+def _check(t: int, total: int) -> None:
+    """Outside 0 <= t < T the formulas leave [0, 1] (power) or index from the end (lists)."""
+    if total < 1:
+        raise ValueError(f"{total} epochs: a schedule needs at least 1")
+    if not 0 <= t < total:
+        raise ValueError(f"epoch {t} is outside 0..{total - 1} (T = {total} epochs)")
 
 
 @dataclass(frozen=True)
 class Schedule:
+    """A parsed spec; kind and param are kept apart so `sigmoid:8` equals `sigmoid:8.0`."""
+
     kind: str
     param: float | None = None
 
     @property
     def name(self) -> str:
+        """The canonical spec (`sigmoid:8`, `power:0.2`): run names and table headers use it."""
         return self.kind if self.param is None else f"{self.kind}:{self.param:g}"
 
     def w0(self, t: int, total: int) -> float:
+        """Weight of the distilled data at epoch t (0-based) of `total`, in [0, 1]."""
+        _check(t, total)
         x = t / (total - 1) if total > 1 else 0.0
         match self.kind:
             case "pure-distilled" | "all":
@@ -39,7 +57,12 @@ class Schedule:
             case "simple-mix":
                 return 1.0 if t < total / 2 else 0.0
             case "sigmoid":
-                return 1.0 - 1.0 / (1.0 + math.exp(-self.param * (x - 0.5)))
+                # 1 - 1/(1 + e^(-z)) = 1/(1 + e^z), z = k(x - 0.5); written so e^z never overflows.
+                z = self.param * (x - 0.5)
+                if z <= 0:
+                    return 1.0 / (1.0 + math.exp(z))
+                e = math.exp(-z)
+                return e / (1.0 + e)
             case "cosine":
                 return 0.5 * (1.0 + math.cos(math.pi * x))
             case "power":
@@ -47,13 +70,15 @@ class Schedule:
         raise AssertionError(self.kind)
 
     def w1(self, t: int, total: int) -> float:
+        """Weight of the original data: 1 - w0, except `all` (both datasets whole)."""
         return 1.0 if self.kind == "all" else 1.0 - self.w0(t, total)
 
 
 def parse_schedule(spec: str) -> Schedule:
-    """`sigmoid:8`, `power:0.2`, `simple-mix`, ...; anything else names the valid forms."""
-    kind, _, value = spec.strip().lower().partition(":")
-    if kind in ("pure-distilled", "pure-original", "simple-mix", "cosine", "all") and not value:
+    """`sigmoid:8`, `power:0.2`, `simple-mix`, ... (any case); the parameter is required, since
+    the paper names no default, and anything else fails naming the valid forms."""
+    kind, colon, value = spec.strip().lower().partition(":")
+    if kind in _PLAIN and not colon:
         return Schedule(kind)
     if kind in ("sigmoid", "power") and value:
         try:
@@ -66,65 +91,106 @@ def parse_schedule(spec: str) -> Schedule:
 
 
 def _round(x: float) -> int:
-    """Half up, not Python's half-to-even: 0.5·|D| sentences rounds the same at every size."""
+    """floor(x + 0.5): half rounds up, unlike Python's round (half to even), so 0.5·|D| gives the
+    same side of the tie whatever |D| is."""
     return math.floor(x + 0.5)
 
 
-def epoch_counts(schedule: Schedule, total: int, n_distilled: int, n_original: int
+def epoch_counts(schedule: Schedule, total_epochs: int, n_distilled: int, n_original: int
                  ) -> list[tuple[int, int]]:
-    """(distilled, original) sentences drawn at each epoch."""
-    return [(_round(schedule.w0(t, total) * n_distilled), _round(schedule.w1(t, total) * n_original))
-            for t in range(total)]
+    """(distilled, original) sentences drawn at each epoch: (w0·|D|, w1·|O|), rounded half up
+    with floor(x + 0.5) rather than Python's banker's round."""
+    _check(0, total_epochs)
+    return [(_round(schedule.w0(t, total_epochs) * n_distilled),
+             _round(schedule.w1(t, total_epochs) * n_original)) for t in range(total_epochs)]
 
 
-def epoch_sample(schedule: Schedule, epoch: int, total: int, distilled: list, original: list,
-                 seed: int) -> list[tuple[str, object]]:
-    """The epoch's draw, without replacement from each side, shuffled together; seeded."""
-    n_d, n_o = epoch_counts(schedule, total, len(distilled), len(original))[epoch]
-    rng = random.Random(f"{seed}:{epoch}")
-    drawn = [("distilled", x) for x in rng.sample(distilled, n_d)]
-    drawn += [("original", x) for x in rng.sample(original, n_o)]
+def epoch_sample(schedule: Schedule, epoch: int, total_epochs: int, distilled_ids: list,
+                 original_ids: list, seed: int) -> list[tuple[str, object]]:
+    """The epoch's draw, without replacement from each side, shuffled together.
+
+    Seeded by (seed, epoch) so a resumed run redraws the same epoch, and epochs differ."""
+    _check(epoch, total_epochs)
+    n_d, n_o = epoch_counts(schedule, total_epochs, len(distilled_ids), len(original_ids))[epoch]
+    rng = random.Random(f"{seed}:{epoch}")  # str seeds hash with SHA-512: stable across processes
+    drawn: list[tuple[str, object]] = [("distilled", x) for x in rng.sample(distilled_ids, n_d)]
+    drawn += [("original", x) for x in rng.sample(original_ids, n_o)]
     rng.shuffle(drawn)
     return drawn
 
 
-def loss_weights(schedule: Schedule, epoch: int, total: int) -> tuple[float, float]:
-    """(w0, w1) for `--blend loss`: every sentence seen, its loss weighted instead."""
-    return schedule.w0(epoch, total), schedule.w1(epoch, total)
+def loss_weights(schedule: Schedule, epoch: int, total_epochs: int) -> tuple[float, float]:
+    """(w0, w1) for `--blend loss`: every sentence is seen, its loss weighted instead of sampled."""
+    return schedule.w0(epoch, total_epochs), schedule.w1(epoch, total_epochs)
 
 
-def plot_png(specs: list[str], total: int, path: str | Path) -> Path:
-    """Figure 3 of the paper: w0 over the epochs, a line a schedule."""
+def _curves(specs: list[str], total_epochs: int) -> list[tuple[str, list[int], list[float]]]:
+    """(name, epochs 1..T, w0) per spec; every spec parsed before anything is drawn."""
+    _check(0, total_epochs)
+    schedules = [parse_schedule(spec) for spec in specs]
+    epochs = list(range(1, total_epochs + 1))
+    return [(s.name, epochs, [s.w0(t, total_epochs) for t in range(total_epochs)]) for s in schedules]
+
+
+def _epoch_ticks(total_epochs: int) -> list[int]:
+    """About five whole-epoch ticks, first and last included."""
+    step = max(1, math.ceil((total_epochs - 1) / 5))
+    ticks = list(range(1, total_epochs + 1, step))
+    return ticks if ticks[-1] == total_epochs else [*ticks, total_epochs]
+
+
+def plot_png(specs: list[str], total_epochs: int, path: str | Path) -> Path:
+    """Figure 3 of the paper: w0 over the epochs, a line a schedule, written as a PNG.
+
+    Agg through its own canvas, not pyplot, so the caller's matplotlib backend is left alone."""
     import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(8, 5))
-    for spec in specs:
-        schedule = parse_schedule(spec)
-        axes.plot(range(1, total + 1), [schedule.w0(t, total) for t in range(total)],
-                  marker=".", label=schedule.name)
+    curves = _curves(specs, total_epochs)
+    figure = Figure(figsize=(8, 5))
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    colours = matplotlib.colormaps["tab20"].colors  # 20 distinct: the paper's 17 patterns fit
+    for i, (name, epochs, weights) in enumerate(curves):
+        axes.plot(epochs, weights, marker=".", label=name, color=colours[i % len(colours)],
+                  linestyle=("-", "--")[i // len(colours) % 2])
     axes.set_xlabel("epoch")
     axes.set_ylabel("w0 (share of distilled data)")
-    axes.set_title("Blend schedules")
-    axes.legend(fontsize="small", ncol=2)
+    axes.set_title(f"Blend schedules (T = {total_epochs})")
+    axes.set_ylim(-0.03, 1.03)
+    axes.set_xticks(_epoch_ticks(total_epochs))
+    axes.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))  # off the curves
     axes.grid(alpha=0.3)
     path = Path(path)
-    figure.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(figure)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, format="png", dpi=120, bbox_inches="tight")
     return path
 
 
-def plot_terminal(specs: list[str], total: int, width: int = 80, height: int = 20) -> str:
+def plot_terminal(specs: list[str], total_epochs: int, width: int = 80, height: int = 20) -> str:
+    """The same figure as text for the terminal. No colours (they vanish when piped), so each line
+    gets its own marker, and the legend goes below: plotext's sits over the top left, where every
+    schedule starts at w0 = 1."""
     import plotext
 
+    curves = _curves(specs, total_epochs)
+    markers = [_MARKERS[i % len(_MARKERS)] for i in range(len(curves))]
     plotext.clf()
-    plotext.plotsize(width, height)
-    for spec in specs:
-        schedule = parse_schedule(spec)
-        plotext.plot(list(range(1, total + 1)), [schedule.w0(t, total) for t in range(total)],
-                     label=schedule.name)
-    plotext.title("w0 (share of distilled data) by epoch")
     plotext.theme("clear")
-    return plotext.build()
+    plotext.plotsize(width, height)
+    for (_, epochs, weights), marker in zip(curves, markers, strict=True):
+        plotext.plot(epochs, weights, marker=marker)
+    plotext.ylim(0, 1)
+    plotext.yticks([0, 0.25, 0.5, 0.75, 1])
+    plotext.xticks(_epoch_ticks(total_epochs))
+    plotext.xlabel("epoch")
+    plotext.title("w0 (share of distilled data) by epoch")
+    entries = [f"{marker} {name}" for (name, _, _), marker in zip(curves, markers, strict=True)]
+    lines = [""]
+    for entry in entries:
+        if lines[-1] and len(lines[-1]) + 3 + len(entry) > width:
+            lines.append("")
+        lines[-1] += ("   " if lines[-1] else "") + entry
+    plot = re.sub(r"\x1b\[[0-9;]*m", "", plotext.build())  # the "clear" theme still ends lines in resets
+    return plot.rstrip("\n") + "\n" + "\n".join(lines)

@@ -121,7 +121,7 @@ class Store:
     """A project database. `Store(path)` creates or upgrades it."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
+        self.path = Path(path).resolve()
         if self.path.parent and not self.path.parent.exists():
             raise StoreError(f"{self.path}: folder {self.path.parent} does not exist")
         try:

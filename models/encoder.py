@@ -109,6 +109,9 @@ def training_examples(tokenizer, words: list[str], tags: list[str], max_length: 
 def load_classifier(path: Path, for_training: bool = True):
     """A token-classification head over the encoder, with our label map."""
     from transformers import AutoModelForTokenClassification
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()  # "newly initialized classifier" is the point of training
 
     try:
         if for_training:

@@ -80,7 +80,7 @@ class Tagger:
                 pieces[word].append(piece)
         return split_windows([p or [self.unk] for p in pieces], self.cls, self.sep, self.max_length)
 
-    def tag(self, sentences: list[list[str]], batch_size: int = 64) -> list[list[str]]:
+    def tag(self, sentences: list[list[str]], batch_size: int = 32) -> list[list[str]]:
         """IOB2 tags for each sentence's words."""
         from core.conll import iob1_to_iob2
 

@@ -45,3 +45,32 @@ def test_markdown_has_table1_rows_side_by_side():
 def test_json_report():
     data = json.loads(to_json({"x": evaluate(GOLD, GOLD)}))
     assert data["x"]["per_type"]["PER"]["f1"] == 1.0
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+TAG = st.sampled_from(["O", "O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-MISC"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(1, 8), min_size=1, max_size=6).flatmap(
+    lambda lengths: st.tuples(*[st.tuples(st.lists(TAG, min_size=n, max_size=n),
+                                          st.lists(TAG, min_size=n, max_size=n)) for n in lengths])))
+def test_same_numbers_as_seqeval_classification_report(pairs):
+    from seqeval.metrics import classification_report
+    from seqeval.scheme import IOB2
+
+    gold, predicted = [list(g) for g, _ in pairs], [list(p) for _, p in pairs]
+    ours = evaluate(gold, predicted)
+    theirs = classification_report(gold, predicted, mode="strict", scheme=IOB2, output_dict=True,
+                                   zero_division=0)
+    assert ours.precision == pytest.approx(theirs["micro avg"]["precision"])
+    assert ours.recall == pytest.approx(theirs["micro avg"]["recall"])
+    assert ours.micro_f1 == pytest.approx(theirs["micro avg"]["f1-score"])
+    if ours.per_type:  # with no entity at all seqeval's macro average is nan
+        assert ours.macro_f1 == pytest.approx(theirs["macro avg"]["f1-score"])
+    assert ours.weighted_f1 == pytest.approx(theirs["weighted avg"]["f1-score"])
+    assert set(ours.per_type) == {k for k in theirs if not k.endswith(" avg")}
+    for kind, scores in ours.per_type.items():
+        assert scores.f1 == pytest.approx(theirs[kind]["f1-score"]) and scores.support == theirs[kind]["support"]

@@ -482,7 +482,7 @@ def training_table(rows: list[dict], run: int):
 
 @main.command()
 @click.argument("specs", nargs=-1)
-@click.option("--epochs", type=int, default=20, show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--png", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the plot (Figure 3 of the paper) as a PNG.")
 def schedules(specs: tuple[str, ...], epochs: int, png: Path | None) -> None:
@@ -513,7 +513,7 @@ def schedules(specs: tuple[str, ...], epochs: int, png: Path | None) -> None:
               help="Folder with conll2003/ and bbc/ (default: $NERD_DATA_DIR, else ../shared/data).")
 @click.option("--annotate", "annotate_n", type=int, default=100, show_default=True,
               help="Sentences to label with the embedded teacher (0: stop after the corpus report).")
-@click.option("--epochs", type=int, default=6, show_default=True, help="Simple-mix training epochs.")
+@click.option("--epochs", type=int, default=10, show_default=True, help="Simple-mix training epochs.")
 @click.option("--model", default="", help="GGUF for the teacher (default: embedded Gemma 270M).")
 @db_option
 def demo(data_dir: Path | None, annotate_n: int, epochs: int, model: str, db: Path | None) -> None:
