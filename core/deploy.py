@@ -85,17 +85,23 @@ class Evaluation:
         return self.sentences / self.seconds if self.seconds else 0.0
 
 
-def evaluate_bundle(bundle: Path, conll: Path, threads: int | None = None) -> Evaluation:
+def evaluate_bundle(bundle: Path, conll: Path | None = None, threads: int | None = None,
+                    store: Store | None = None, subset: str = "conll-test") -> Evaluation:
+    """Score a bundle on a CoNLL file, or on a labelled subset of the store."""
     from models.runtime import Tagger
 
     started = time.perf_counter()
     tagger = Tagger(bundle, threads)
     loaded = time.perf_counter()
-    sentences = read_conll(conll)
-    predicted = tagger.tag([s.tokens for s in sentences])
+    if conll is not None:
+        words, gold = zip(*((s.tokens, s.tags) for s in read_conll(conll)), strict=True)
+    else:
+        words, gold = held_out(store, subset, 10**9)
+        if not words:
+            raise FileNotFoundError(f"no labelled subset {subset!r} in the store to evaluate on")
+    predicted = tagger.tag(list(words))
     finished = time.perf_counter()
-    return Evaluation(evaluate([s.tags for s in sentences], predicted), len(sentences),
-                      finished - loaded, loaded - started)
+    return Evaluation(evaluate(list(gold), predicted), len(words), finished - loaded, loaded - started)
 
 
 def tag_text(bundle: Path, text: str) -> list[tuple[list[str], list[str]]]:

@@ -286,3 +286,46 @@ def test_snapshot_reports_quality(project, snap_compare):
 
 def test_snapshot_reports_training(project, snap_compare):
     assert snap_compare(NerdApp(project[0]), terminal_size=SIZE, press=["f4", "t"])
+
+
+@pytest.mark.anyio
+async def test_training_curves_follow_a_running_run(project):
+    db, _ = project
+    with Store(db) as store:
+        store.db.execute("update training_runs set status = 'running'")
+    app = NerdApp(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f4", "t")
+        await pilot.pause()
+        table = app.screen.query_one("#training-table", DataTable)
+        assert table.get_row_at(0)[4] == "4"
+        with Store(db) as store:  # a fifth epoch lands, as `nerd train` in another terminal writes it
+            store.db.execute("insert into epoch_metrics(training_run_id, epoch, loss, w0, n_distilled,"
+                             " n_original, lr, dev_f1, seconds) values (1, 4, 0.3, 0.0, 0, 5, 1e-4, 0.7, 1)")
+        await pilot.pause(ReportsScreen.LIVE_SECONDS + 0.5)
+        table = app.screen.query_one("#training-table", DataTable)
+        assert table.get_row_at(0)[4] == "5" and table.get_row_at(0)[6] == "0.700"
+
+
+@pytest.mark.anyio
+async def test_export_and_score_the_highlighted_training_run(tmp_path):
+    from core.conll import write_conll
+    from core.training import TrainConfig, train
+    from tests.test_training import synthetic
+
+    conll = tmp_path / "test.conll"
+    with conll.open("w") as fh:
+        write_conll(synthetic(40, 3), fh)
+    db = tmp_path / "ship.db"
+    with Store(db) as store:
+        corpora.import_conll(store, conll, "conll-test")
+        train(store, TrainConfig(original=["conll-test"], schedule="pure-original", epochs=2, batch_size=8,
+                                 lr=5e-4, lr_schedule="constant", dev="", test=""))
+    app = NerdApp(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f4", "e")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        shipping = str(app.screen.query_one("#shipping").render())
+        assert "int8 test F1" in shipping and "sentences/s" in shipping, shipping
+    assert (tmp_path / "artifacts" / "train-1-onnx-int8" / "model.onnx").is_file()

@@ -6,6 +6,7 @@ import json
 from typing import TYPE_CHECKING
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -19,7 +20,7 @@ from core.store import Store
 if TYPE_CHECKING:
     from tui.app import NerdApp
 
-SHIPPING = "ship: nerd export onnx RUN --out DIR · score: nerd eval --model DIR --conll F"
+SHIPPING = "e: export the highlighted run to ONNX int8 and score it on conll-test"
 
 
 def quality_rows(store: Store, run: int) -> tuple[list[str], list[tuple[str, str, list[str]]]]:
@@ -62,7 +63,9 @@ class ReportsScreen(Screen[None]):
                 tooltip="Next annotation run"),
         Binding("t", "tab('training')", "Training", tooltip="Training tab"),
         Binding("a", "tab('quality')", "Annotation", tooltip="Annotation quality tab"),
+        Binding("e", "export", "Export+eval", tooltip="ONNX export + test score"),
     ]
+    LIVE_SECONDS = 2.0  # a training run in another terminal shows up epoch by epoch
 
     @property
     def nerd(self) -> NerdApp:
@@ -82,6 +85,56 @@ class ReportsScreen(Screen[None]):
                     yield PlotextPlot(id="f1-plot")
                 yield Static(SHIPPING, id="shipping")
         yield Footer()
+
+    def on_mount(self) -> None:
+        self.set_interval(self.LIVE_SECONDS, self.follow_training)
+
+    def follow_training(self) -> None:
+        """Redraw the training tab while a run is still going: live loss and F1 curves."""
+        running = self.nerd.store.db.execute(
+            "select count(*) from training_runs where status = 'running'").fetchone()[0]
+        if running and self.query_one(TabbedContent).active == "training":
+            table = self.query_one("#training-table", DataTable)
+            cursor = table.cursor_row
+            self.show_training()
+            if table.row_count:
+                table.move_cursor(row=min(cursor, table.row_count - 1))
+
+    def highlighted_training_run(self) -> int | None:
+        table = self.query_one("#training-table", DataTable)
+        if not table.row_count:
+            return None
+        return int(table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value or 0)
+
+    def action_export(self) -> None:
+        run = self.highlighted_training_run()
+        shipping = self.query_one("#shipping", Static)
+        if run is None:
+            shipping.update(Text("No training run to export yet.", "dim"))
+            return
+        self.action_tab("training")
+        shipping.update(f"exporting run {run} to ONNX int8 and scoring it on conll-test …")
+        self.export_and_score(run)
+
+    @work(thread=True, group="export", exclusive=True, exit_on_error=False)
+    def export_and_score(self, run: int) -> None:
+        """In a thread with its own connection: SQLite connections stay in their thread."""
+        from core import deploy
+
+        store = Store(self.nerd.db_path)
+        shipping = self.query_one("#shipping", Static)
+        try:
+            bundle = store.path.parent / "artifacts" / f"train-{run}-onnx-int8"
+            check = deploy.export_onnx(store, str(run), bundle, int8=True)
+            result = deploy.evaluate_bundle(bundle, store=store)
+            message = Text(f"{bundle}: int8 test F1 {result.report.micro_f1:.3f},"
+                           f" {result.sentences_per_second:.0f} sentences/s;"
+                           f" max |Δlogit| fp32 {check.max_abs_logit_diff:.1e}")
+        except (OSError, ValueError) as exc:
+            message = Text(f"export failed: {exc}", "red")
+        finally:
+            store.close()
+        self.app.call_from_thread(shipping.update, message)
 
     def on_screen_resume(self) -> None:
         """Also the first showing: the tables are built once per visit, not twice."""
@@ -124,12 +177,9 @@ class ReportsScreen(Screen[None]):
         for row in training_rows(self.nerd.store):
             table.add_row(*row, key=row[0])
         self.query_one("#training-caption", Static).update(
-            "training runs · ↑↓ picks the one plotted" if table.row_count else
+            "training runs · ↑↓ picks the one plotted · e exports it" if table.row_count else
             Text("No training run yet: nerd train --distilled SUBSET@review:N ...", "dim"))
-        if table.row_count:
-            self.plot(int(table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value or 0))
-        else:
-            self.plot(None)
+        self.plot(self.highlighted_training_run())
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "training-table" and event.row_key.value is not None:
