@@ -27,6 +27,7 @@ VARIANTS = {
     "+ span-constrained": {"constrained": True},
     "+ vote of 3": {"samples": 3},
     "all together": {"neighbours": 8, "constrained": True, "samples": 3},
+    "8 neighbours + vote of 3": {"neighbours": 8, "samples": 3},
 }
 
 
@@ -36,7 +37,14 @@ def main() -> None:
     parser.add_argument("--model", default=None)
     parser.add_argument("--only", default="", help="comma-separated variant numbers (1-based)")
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--out", default="teacher.md", help="results file under bench/results")
+    parser.add_argument("--from-db", default=None,
+                        help="re-render the table from an earlier (interrupted) bench database")
     args = parser.parse_args()
+    if args.from_db:
+        with Store(args.from_db) as store:
+            write(args.out, render(store, args.sentences, "(from an earlier run)"))
+        return
     data = data_dir(args.data_dir, "conll2003/train.txt")
     chosen = [v for i, v in enumerate(VARIANTS, 1) if not args.only or str(i) in args.only.split(",")]
     with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.db") as store:
@@ -46,30 +54,34 @@ def main() -> None:
                        exclude=["original-1000"])
         backend = LlamaBackend(args.model)
         prompt = build_prompt(store, "standard")
-        results = []
         for name in chosen:
             config = replace(RunConfig("teacher-bench", backend.name, backend.model, "standard",
                                        pool="original-1000", name=name), **VARIANTS[name])
             run = open_run(store, config, prompt)
             with bar(name) as advance:
-                summary = annotate(store, run, backend, prompt, config, progress=advance)
+                annotate(store, run, backend, prompt, config, progress=advance)
             q = quality.run_quality(store, run)
-            per_sentence = summary.seconds / max(summary.asked, 1)
-            results.append((name, q, per_sentence))
-            print(f"{name}: F1 {q.report.micro_f1:.3f}, {per_sentence:.2f} s/sentence", flush=True)
-    text = header(f"Teacher techniques with {Path(backend.model).name}, {args.sentences} CoNLL train"
-                  " sentences outside original-1000")
-    text += ("| teacher | micro F1 | P | R | LOC | MISC | ORG | PER | parse failures | unmatched |"
-             " s/sentence |\n| --- |" + " ---: |" * 10 + "\n")
-    for name, q, seconds in results:
+            print(f"{name}: F1 {q.report.micro_f1:.3f}, {q.seconds:.2f} s/sentence", flush=True)
+        write(args.out, render(store, args.sentences, Path(backend.model).name))
+
+
+def render(store: Store, sentences: int, model: str) -> str:
+    """One row per run in the bench database; s/sentence is the teacher's time for all its
+    samples of a sentence (an answer served from the store counts its original latency)."""
+    text = header(f"Teacher techniques with {model}, {sentences} CoNLL train sentences outside"
+                  " original-1000")
+    text += ("| teacher | sentences | micro F1 | P | R | LOC | MISC | ORG | PER | parse failures |"
+             " unmatched | s/sentence |\n| --- |" + " ---: |" * 11 + "\n")
+    for run, name in store.db.execute("select id, name from annotation_runs order by id").fetchall():
+        q = quality.run_quality(store, run)
         r = q.report
         per = " | ".join(f"{r.per_type[k].f1:.3f}" if k in r.per_type else "-"
                          for k in ("LOC", "MISC", "ORG", "PER"))
-        text += (f"| {name} | {r.micro_f1:.3f} | {r.precision:.3f} | {r.recall:.3f} | {per} |"
-                 f" {q.parse_failure_rate:.1%} | {q.unmatched_rate:.1%} | {seconds:.2f} |\n")
+        text += (f"| {name} | {q.sentences} | {r.micro_f1:.3f} | {r.precision:.3f} | {r.recall:.3f} |"
+                 f" {per} | {q.parse_failure_rate:.1%} | {q.unmatched_rate:.1%} | {q.seconds:.2f} |\n")
     text += ("\nTarget (issue 7): micro F1 ≥ 0.65 (GPT-4 with the paper's standard prompt), 100 % parse"
              " validity, no invented entity, at most 1.5 s a sentence on 2 cores.\n")
-    write("teacher.md", text)
+    return text
 
 
 if __name__ == "__main__":
