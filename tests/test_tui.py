@@ -182,20 +182,30 @@ def long_project(folder: Path, n: int = 40) -> Path:
     return db
 
 
-@pytest.mark.anyio
-async def test_cancel_stops_a_run_part_way_and_keeps_what_is_done(tmp_path):
-    db = long_project(tmp_path)
+def slow_answers():
+    """A fake API route: one answer at a time, 50 ms each (about 20 sentences a second)."""
     lock = threading.Lock()
 
-    def slow(_request) -> str:  # one at a time, 50 ms each: about 20 sentences a second
+    def slow(_request) -> str:
         with lock:
             time.sleep(0.05)
         return "ok"
 
+    return slow
+
+
+def counter(db: Path):
     def annotated() -> int:
         with sqlite3.connect(db) as conn:
             return conn.execute("select count(*) from annotations").fetchone()[0]
 
+    return annotated
+
+
+@pytest.mark.anyio
+async def test_cancel_stops_a_run_part_way_and_keeps_what_is_done(tmp_path):
+    db = long_project(tmp_path)
+    slow, annotated = slow_answers(), counter(db)
     app = NerdApp(db)
     with FaultServer(route=slow, reply="{'PER': ['Peter Blackburn']}") as server:
         async with app.run_test(size=SIZE) as pilot:
@@ -217,15 +227,7 @@ async def test_cancel_stops_a_run_part_way_and_keeps_what_is_done(tmp_path):
 @pytest.mark.anyio
 async def test_quitting_mid_run_stops_it(tmp_path):
     db = long_project(tmp_path)
-
-    def slow(_request) -> str:
-        time.sleep(0.05)
-        return "ok"
-
-    def annotated() -> int:
-        with sqlite3.connect(db) as conn:
-            return conn.execute("select count(*) from annotations").fetchone()[0]
-
+    slow, annotated = slow_answers(), counter(db)
     app = NerdApp(db)
     with FaultServer(route=slow, reply="{'PER': ['Peter Blackburn']}") as server:
         async with app.run_test(size=SIZE) as pilot:
