@@ -1,0 +1,1 @@
+"""The `nerd` subcommands, grouped by stage; importing `tui.cli` registers them on the group."""

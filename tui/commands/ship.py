@@ -1,0 +1,84 @@
+"""`nerd export onnx`, `nerd eval` and `nerd tag`: shipping the student."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from core import paths
+from tui.commands.data import export
+from tui.shell import (
+    db_option,
+    err,
+    format_option,
+    main,
+    open_store,
+    out,
+    print_reports,
+)
+
+
+@export.command(name="onnx")
+@click.argument("checkpoint")
+@click.option("--out", "target", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Bundle dir: model.onnx, config.json, tokenizer files.")
+@click.option("--int8", is_flag=True, help="Dynamic int8 quantisation; the dev F1 change is measured.")
+@click.option("--check", "check_subset", default="conll-dev", show_default=True,
+              help="Held-out subset to compare ONNX with torch on (and score int8).")
+@db_option
+def export_onnx(checkpoint: str, target: Path, int8: bool, check_subset: str, db: Path | None) -> None:
+    """Export a checkpoint dir or training run to ONNX, checked against torch."""
+    from core import deploy
+
+    store = open_store(db) if paths.db_path(db).exists() else None
+    result = deploy.export_onnx(store, checkpoint, target, int8, check_subset)
+    out.print(f"exported {target / 'model.onnx'}: max |Δlogit| {result.max_abs_logit_diff:.2e},"
+              f" argmax agreement {result.argmax_agreement:.4%} on {result.sentences} sentences"
+              f" ({result.tokens} pieces)")
+    if result.int8:
+        if result.dev_f1_int8 is not None:
+            out.print(f"int8 ({'per-channel' if result.per_channel else 'per-tensor'}): dev F1"
+                      f" {result.dev_f1_fp32:.4f} -> {result.dev_f1_int8:.4f}"
+                      f" ({(result.dev_f1_int8 - result.dev_f1_fp32) * 100:+.2f} points)")
+        else:
+            out.print("int8: no labelled dev subset in the store, F1 change not measured")
+
+
+@main.command(name="eval")
+@click.option("--model", "bundle", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="ONNX bundle dir (nerd export onnx).")
+@click.option("--conll", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--threads", type=int, default=None)
+@format_option
+def eval_command(bundle: Path, conll: Path, threads: int | None, fmt: str) -> None:
+    """Score an ONNX bundle on a CoNLL file (Table 1 layout), with speed and wall time."""
+    from core import deploy
+
+    result = deploy.evaluate_bundle(bundle, conll, threads)
+    print_reports({bundle.name or str(bundle): result.report}, f"{bundle} on {conll}", fmt)
+    err.print(f"{result.sentences} sentences in {result.seconds:.2f} s"
+              f" ({result.sentences_per_second:.0f} sentences/s),"
+              f" model loaded in {result.load_seconds:.2f} s")
+
+
+@main.command(name="tag")
+@click.argument("source")
+@click.option("--model", "bundle", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--format", "fmt", type=click.Choice(["json", "conll"]), default="json", show_default=True)
+def tag_command(source: str, bundle: Path, fmt: str) -> None:
+    """Tag TEXT, or the text of FILE ('-' for standard input): entities as JSON lines or CoNLL."""
+    from core import deploy
+
+    if source == "-":
+        text = sys.stdin.read()
+    elif Path(source).is_file():
+        text = Path(source).read_text(encoding="utf-8", errors="replace")
+    else:
+        text = source
+    for words, tags in deploy.tag_text(bundle, text):
+        if fmt == "json":
+            click.echo(deploy.entities_json(words, tags))
+        else:
+            click.echo("".join(f"{w} {t}\n" for w, t in zip(words, tags, strict=True)))

@@ -1,0 +1,86 @@
+"""`nerd annotate` and `nerd import llm-output`: phase one, the teacher's labels."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.markup import escape
+
+from core import annotate as annotation
+from core.progress import bar
+from tui.shell import (
+    db_option,
+    err,
+    import_group,
+    main,
+    open_store,
+    out,
+)
+
+
+@main.command(name="annotate")
+@click.argument("subset")
+@click.option("--backend", type=click.Choice(["llama-cpp", "openai"]), default="llama-cpp",
+              show_default=True)
+@click.option("--prompt", type=click.Choice(["standard", "cot"]), default="standard",
+              show_default=True)
+@click.option("--model", default="", help="GGUF path (llama-cpp; default: the embedded Gemma 270M)"
+              " or model name (openai; default gpt-4-0125-preview).")
+@click.option("--base-url", default=None, help="OpenAI-compatible API root, e.g. http://127.0.0.1:8000/v1.")
+@click.option("--examples", default="paper", show_default=True,
+              help="Few-shot examples: paper, a JSON file, or subset:NAME:K (drawn from gold).")
+@click.option("--chat", is_flag=True, help="Chat mode (instruction models); default: plain completion.")
+@click.option("--concurrency", type=int, default=4, show_default=True, help="Parallel HTTP requests.")
+@click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds per request.")
+@click.option("--limit", type=int, default=None, help="Annotate at most this many sentences now.")
+@click.option("--name", default="", help="Run name (default: SUBSET-PROMPT).")
+@click.option("--neighbours", type=int, default=0,
+              help="K nearest-neighbour examples per sentence from --pool (MiniLM similarity).")
+@click.option("--pool", default="", help="Labelled subset the neighbour examples come from.")
+@click.option("--constrained", is_flag=True,
+              help="llama.cpp grammar: answers can only name spans of the sentence.")
+@click.option("--samples", type=int, default=1, show_default=True,
+              help="Answers per sentence, voted on (self-consistency).")
+@click.option("--vote", type=float, default=0.5, show_default=True,
+              help="Share of samples that must name an entity.")
+@db_option
+def annotate_command(subset: str, backend: str, prompt: str, model: str, base_url: str | None,
+                     examples: str, chat: bool, concurrency: int, timeout: float,
+                     limit: int | None, name: str, neighbours: int, pool: str, constrained: bool,
+                     samples: int, vote: float, db: Path | None) -> None:
+    """Ask a teacher LLM for the entities of each sentence; resumes where it stopped."""
+    store = open_store(db)
+    built = annotation.build_prompt(store, prompt, examples)
+    teacher = annotation.open_backend(backend, model, base_url, concurrency, timeout)
+    config = annotation.RunConfig(subset, backend, teacher.model, prompt, examples, chat, name=name,
+                                  neighbours=neighbours, pool=pool, constrained=constrained,
+                                  samples=samples, vote=vote)
+    run = annotation.open_run(store, config, built)
+    with bar(f"annotate run {run}") as advance:
+        summary = annotation.annotate(store, run, teacher, built, config, progress=advance,
+                                      limit=limit)
+    teacher.close()
+    out.print(f"run {run}: {summary.done}/{summary.total} sentences ({summary.asked} asked,"
+              f" {summary.from_store} from the store, {summary.parse_failures} parse failures)"
+              f" in {summary.seconds:.1f} s")
+    if summary.failed:
+        for line in summary.errors[:5]:
+            err.print(f"[red]failed[/] {escape(line)}")
+        err.print(f"{summary.failed} sentences failed; run the same command again to resume.")
+        sys.exit(1)
+
+
+@import_group.command(name="llm-output")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--subset", required=True, help="Subset (or dataset) the sentences belong to.")
+@click.option("--prompt", type=click.Choice(["standard", "cot"]), default="standard")
+@click.option("--model", default="", help="Model that wrote the answers (for the record).")
+@click.option("--name", default="", help="Run name (default: the file name).")
+@db_option
+def import_llm_output(path: Path, subset: str, prompt: str, model: str, name: str,
+                      db: Path | None) -> None:
+    """Import answers made elsewhere (JSONL with id or text, and answer) as a run."""
+    run, count = annotation.import_llm_output(open_store(db), str(path), subset, prompt, model, name)
+    out.print(f"run {run}: {count} answers imported")

@@ -1,0 +1,154 @@
+"""`nerd train`, `nerd experiment` and `nerd schedules`: phases two and three."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from core import layers
+from core.progress import bar
+from tui.shell import (
+    db_option,
+    err,
+    main,
+    open_store,
+    out,
+    print_reports,
+)
+
+
+@main.command(name="train")
+@click.option("--distilled", multiple=True, help="SUBSET@LAYER of distilled data, e.g. distill-1000@run:1.")
+@click.option("--original", multiple=True, help="Subset(s) of human-labelled data (gold tags).")
+@click.option("--schedule", default="simple-mix", show_default=True,
+              help="pure-distilled, pure-original, simple-mix, sigmoid:K, cosine, power:N, all.")
+@click.option("--blend", type=click.Choice(["sample", "loss"]), default="sample", show_default=True,
+              help="Draw w0·|D| and w1·|O| sentences a epoch, or weight the loss by w0 and w1.")
+@click.option("--filter", "distilled_filter", default="all", show_default=True,
+              help="Which distilled sentences: all, clean (parsed), reviewed, or confident:X"
+              " (every voted entity named by at least X of the samples).")
+@click.option("--preset", type=click.Choice(["paper", "cpu"]), default="cpu", show_default=True)
+@click.option("--decay/--no-decay", default=None, help="The paper's ×0.95 learning-rate decay a epoch.")
+@click.option("--epochs", type=int, default=None)
+@click.option("--batch-size", type=int, default=None)
+@click.option("--lr", type=float, default=None)
+@click.option("--encoder", default="", help="Hugging Face checkpoint dir (default: embedded MiniLM).")
+@click.option("--seed", type=int, default=13, show_default=True)
+@click.option("--dev", default="conll-dev", show_default=True, help="Dev subset ('' for none).")
+@click.option("--dev-limit", type=int, default=500, show_default=True)
+@click.option("--test", default="conll-test", show_default=True, help="Subset to predict at the end.")
+@click.option("--name", default="", help="Run name.")
+@db_option
+def train_command(distilled: tuple[str, ...], original: tuple[str, ...], schedule: str, blend: str,
+                  distilled_filter: str, preset: str, decay: bool | None, epochs: int | None,
+                  batch_size: int | None, lr: float | None, encoder: str, seed: int, dev: str,
+                  dev_limit: int, test: str, name: str, db: Path | None) -> None:
+    """Train the student with a blend schedule; an interrupted run resumes from its last epoch."""
+    from dataclasses import replace
+
+    from core import presets, training
+
+    config = presets.apply(training.TrainConfig(
+        list(distilled), list(original), schedule, blend, distilled_filter, encoder, seed=seed,
+        dev=dev, dev_limit=dev_limit, test=test), preset, decay)
+    overrides = {k: v for k, v in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr))
+                 if v is not None}
+    config = replace(config, **overrides)
+    store = open_store(db)
+    with bar("train") as advance:
+        run = training.train(store, config, name, progress=advance)
+    out.print(training_table(training.metrics(store, run), run))
+    if config.test:
+        print_reports(layers.score(store, config.test, "gold", [f"pred:{run}"]),
+                      f"training run {run} on {config.test}", "table")
+
+
+@main.command()
+@click.argument("experiment", type=click.Choice(["phase2", "phase3"]))
+@click.option("--preset", type=click.Choice(["paper", "cpu"]), default="cpu", show_default=True)
+@click.option("--seeds", type=int, default=5, show_default=True)
+@click.option("--only", multiple=True, help="Only these groups (A-E) or schedules (e.g. sigmoid:8).")
+@click.option("--decay", type=click.Choice(["both", "on", "off"]), default="both", show_default=True)
+@click.option("--epochs", type=int, default=None, help="Override the preset's epochs.")
+@click.option("--conll-distilled", default="distill-1000@run:latest", show_default=True)
+@click.option("--bbc-distilled", default="bbc-long-966@run:latest", show_default=True)
+@click.option("--original", default="original-1000", show_default=True)
+@click.option("--encoder", default="", help="Hugging Face checkpoint dir (default: embedded MiniLM).")
+@click.option("--dry-run", is_flag=True, help="List the queue and what is already done.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("results"),
+              show_default=True, help="Where the Markdown and CSV tables go.")
+@db_option
+def experiment(experiment: str, preset: str, seeds: int, only: tuple[str, ...], decay: str,
+               epochs: int | None, conll_distilled: str, bbc_distilled: str, original: str,
+               encoder: str, dry_run: bool, out_dir: Path, db: Path | None) -> None:
+    """Run the paper's phase two (groups A-E) or phase three (blend patterns) as a resumable queue."""
+    from dataclasses import replace
+
+    from core import experiments, training
+
+    store = open_store(db)
+    base = training.TrainConfig(encoder=encoder)
+    decays = {"both": (True, False), "on": (True,), "off": (False,)}[decay]
+    queue = experiments.jobs(experiment, experiments.Sources(conll_distilled, bbc_distilled, original),
+                             preset, seeds, list(only) or None, decays, base)
+    if epochs:
+        for job in queue:
+            job.config = replace(job.config, epochs=epochs)
+    finished = {r[0] for r in store.db.execute("select name from training_runs where status = 'finished'")}
+    if dry_run:
+        for job in queue:
+            out.print(f"{'done' if job.name in finished else 'todo'}  {job.name}")
+        return
+    with bar(experiment) as advance:
+        experiments.run_queue(store, queue, lambda i, n, job: err.print(f"[{i + 1}/{n}] {job.name}"),
+                              progress=advance)
+    rows = experiments.results(store, queue)
+    title = f"{experiment}, preset {preset}, test F1 mean ± std over seeds"
+    markdown = experiments.to_markdown(rows, title)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"{experiment}-{preset}.md").write_text(markdown)
+    (out_dir / f"{experiment}-{preset}.csv").write_text(experiments.to_csv(rows))
+    click.echo(markdown)
+    err.print(f"wrote {out_dir / f'{experiment}-{preset}.md'} and .csv")
+
+
+def training_table(rows: list[dict], run: int):
+    from rich.table import Table
+
+    table = Table(title=f"Training run {run}")
+    for column in ("epoch", "w0", "distilled", "original", "lr", "loss", "dev F1", "seconds"):
+        table.add_column(column, justify="right")
+    for r in rows:
+        table.add_row(str(r["epoch"] + 1), f"{r['w0']:.3f}", str(r["n_distilled"]), str(r["n_original"]),
+                      f"{r['lr']:.2e}", f"{r['loss']:.4f}",
+                      "-" if r["dev_f1"] is None else f"{r['dev_f1']:.3f}", f"{r['seconds']:.1f}")
+    return table
+
+
+@main.command()
+@click.argument("specs", nargs=-1)
+@click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--png", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the plot (Figure 3 of the paper) as a PNG.")
+def schedules(specs: tuple[str, ...], epochs: int, png: Path | None) -> None:
+    """w0 (share of distilled data) per epoch for each blend schedule, as a table and a plot."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from core import schedules as blend
+
+    chosen = list(specs) or ["simple-mix", "sigmoid:8", "sigmoid:32", "cosine", "power:0.2",
+                             "power:2", "all"]
+    parsed = [blend.parse_schedule(spec) for spec in chosen]
+    table = Table(title=f"w0 by epoch (T = {epochs})")
+    table.add_column("epoch", justify="right")
+    for schedule in parsed:
+        table.add_column(schedule.name.replace(":", " ").replace("-", " "), justify="right",
+                         overflow="fold")
+    for t in range(epochs):
+        table.add_row(str(t + 1), *(f"{schedule.w0(t, epochs):.2f}" for schedule in parsed))
+    out.print(table)
+    out.print(Text.from_ansi(blend.plot_terminal(chosen, epochs)))
+    if png:
+        out.print(f"wrote {blend.plot_png(chosen, epochs, png)}")

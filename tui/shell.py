@@ -1,0 +1,122 @@
+"""The `nerd` group and what every subcommand shares: options, errors, printing."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.markup import escape
+
+from core import corpora, evaluate, layers, paths
+from core.conll import CorpusError
+from core.prompts import PromptError
+from core.store import Store, StoreError
+from models.encoder import EncoderError
+from models.llm import BackendError
+from models.runtime import BundleError
+
+out = Console()
+err = Console(stderr=True)
+USER_ERRORS = (CorpusError, corpora.NotFound, StoreError, paths.DataDirError,
+               layers.LayerError, PromptError, BackendError, EncoderError, BundleError, ValueError,
+               FileNotFoundError)
+
+
+class Nerd(click.Group):
+    """Prints a user error as one line naming the problem, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except USER_ERRORS as exc:
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            sys.exit(2)
+
+
+class DefaultGroup(Nerd):
+    """`nerd report SUBSET ...` scores layers; `nerd report annotations [RUN]` names a view."""
+
+    default = "layers"
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = [self.default, *args]
+        return super().parse_args(ctx, args)
+
+
+format_option = click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]),
+                             default="table", show_default=True)
+
+db_option = click.option(
+    "--db", "db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="Project database (default: $NERD_DB, else nerd.db here).",
+)
+
+
+def open_store(db: Path | None) -> Store:
+    return Store(paths.db_path(db))
+
+
+@click.group(cls=Nerd, invoke_without_command=True)
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """nerd: distil an LLM's knowledge into a small, fast NER model. Alone: the app."""
+    if ctx.invoked_subcommand is None:
+        launch(paths.db_path(None), None)
+
+
+def launch(db: Path, run: int | None) -> None:
+    """The Textual app, imported only here so `nerd --help` stays fast."""
+    from tui.app import NerdApp
+
+    NerdApp(db, run).run()
+
+
+@main.command(name="tui")
+@click.argument("db", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--run", "run", type=int, default=None, help="Annotation run to review (default: newest).")
+def tui_command(db: Path | None, run: int | None) -> None:
+    """Open the app (review, runs, reports) on DB (default: $NERD_DB, else nerd.db here)."""
+    launch(paths.db_path(db), run)
+
+
+@main.command()
+@db_option
+def init(db: Path | None) -> None:
+    """Create (or upgrade) the project database."""
+    store = open_store(db)
+    out.print(f"project database {store.path} (schema v{store.schema_version})")
+
+
+@main.group(name="import", cls=Nerd)
+def import_group() -> None:
+    """Bring corpora into the project."""
+
+
+def print_reports(reports: dict[str, evaluate.Report], title: str, fmt: str) -> None:
+    if fmt == "markdown":
+        click.echo(evaluate.to_markdown(reports, title))
+    elif fmt == "json":
+        click.echo(evaluate.to_json(reports))
+    else:
+        out.print(evaluate.to_rich(reports, title))
+
+
+
+@main.command()
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+              help="Folder with conll2003/ and bbc/ (default: $NERD_DATA_DIR, else ../shared/data).")
+@click.option("--annotate", "annotate_n", type=int, default=100, show_default=True,
+              help="Sentences to label with the embedded teacher (0: stop after the corpus report).")
+@click.option("--epochs", type=int, default=10, show_default=True, help="Simple-mix training epochs.")
+@click.option("--model", default="", help="GGUF for the teacher (default: embedded Gemma 270M).")
+@db_option
+def demo(data_dir: Path | None, annotate_n: int, epochs: int, model: str, db: Path | None) -> None:
+    """The main job on the embedded defaults: import, annotate, train, export, evaluate."""
+    from core import pipeline
+
+    options = pipeline.DemoOptions(annotate_n, epochs, model)
+    pipeline.run_demo(open_store(db), paths.data_dir(data_dir, "conll2003"), out, options)
+
