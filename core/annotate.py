@@ -263,12 +263,9 @@ def _neighbours(store: Store, todo: list[StoredSentence], config: RunConfig) -> 
 def _prompt_for(prompt: Prompt, neighbours: list[StoredSentence] | None) -> Prompt:
     if neighbours is None:
         return prompt
-    from core.align import entities_of
-    from core.prompts import Example
+    from core.prompts import example_of
 
-    examples = [Example(" ".join(s.tokens), entities_of(s.tokens, s.gold), sentence_id=s.id)
-                for s in neighbours]
-    return Prompt(prompt.kind, prompt.template, examples, prompt.version)
+    return Prompt(prompt.kind, prompt.template, [example_of(s) for s in neighbours], prompt.version)
 
 
 def open_backend(name: str, model: str = "", base_url: str | None = None,

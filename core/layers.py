@@ -73,8 +73,7 @@ def lexicon(sentences: list[StoredSentence], source: list[StoredSentence]) -> La
         by_first.setdefault(text.split()[0], []).append((kind, text))
     layer: Layer = {}
     for s in sentences:
-        present = {t for t in s.tokens}
-        entities = [e for t in present for e in by_first.get(t, [])]
+        entities = [e for t in set(s.tokens) for e in by_first.get(t, [])]
         layer[s.id] = align(s.tokens, entities).tags
     return layer
 

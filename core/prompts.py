@@ -125,14 +125,18 @@ def load_examples(path: str | Path | None = None) -> list[Example]:
 
 def examples_from(sentences: list, k: int, seed: int = 13) -> list[Example]:
     """k examples drawn (seeded) from labelled sentences (objects with id, tokens, gold)."""
-    from core.align import entities_of
-
     labelled = [s for s in sentences if s.gold]
     if k > len(labelled):
         raise PromptError(f"asked for {k} examples but the pool has {len(labelled)} labelled sentences")
-    chosen = random.Random(seed).sample(labelled, k)
-    return [Example(" ".join(s.tokens), entities_of(s.tokens, s.gold), sentence_id=s.id)
-            for s in chosen]
+    return [example_of(s) for s in random.Random(seed).sample(labelled, k)]
+
+
+def example_of(sentence) -> Example:
+    """A labelled sentence (id, tokens, gold) as a few-shot example with its gold answer."""
+    from core.align import entities_of
+
+    return Example(" ".join(sentence.tokens), entities_of(sentence.tokens, sentence.gold),
+                   sentence_id=sentence.id)
 
 
 def build(kind: str, examples: list[Example] | None = None) -> Prompt:

@@ -92,8 +92,8 @@ def _handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, *args: object) -> None:  # keep pytest output clean
-            pass
+        def log_message(self, *args: object) -> None:
+            """Silent on purpose: keep pytest output clean."""
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
             self._send(200, {"object": "list", "data": [{"id": "fake", "object": "model"}]})
