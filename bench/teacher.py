@@ -1,8 +1,9 @@
 """`just bench-teacher`: making the embedded 270M teacher useful, one technique at a time.
 
 On CoNLL train sentences outside the labelled pool (original-1000): the paper's standard
-prompt, then nearest-neighbour examples, span-constrained decoding, self-consistency voting,
-and all together. Micro and per-type F1, parse failures, unmatched entities, s/sentence.
+prompt, then nearest-neighbour examples, answers that list every type, the pool memory,
+span-constrained decoding, self-consistency voting, the small-teacher default and all
+together. Micro and per-type F1, parse failures, unmatched entities, s/sentence.
 """
 
 from __future__ import annotations
@@ -21,13 +22,17 @@ from core.progress import bar
 from core.store import Store
 from models.llama_backend import LlamaBackend
 
+SMALL = {"neighbours": 8, "all_types": True, "memory": True}  # core.annotate.small_teacher
 VARIANTS = {
     "paper standard prompt": {},
     "+ 8 nearest neighbours": {"neighbours": 8},
+    "+ every type in answers": {"all_types": True},
+    "+ pool memory": {"memory": True},
     "+ span-constrained": {"constrained": True},
     "+ vote of 3": {"samples": 3},
-    "all together": {"neighbours": 8, "constrained": True, "samples": 3},
-    "8 neighbours + vote of 3": {"neighbours": 8, "samples": 3},
+    "small-teacher default": SMALL,
+    "small-teacher + span-constrained": SMALL | {"constrained": True},
+    "all together": SMALL | {"constrained": True, "samples": 3},
 }
 
 
@@ -40,6 +45,10 @@ def main() -> None:
     parser.add_argument("--out", default="teacher.md", help="results file under bench/results")
     parser.add_argument("--from-db", default=None,
                         help="re-render the table from an earlier (interrupted) bench database")
+    parser.add_argument("--db", default=None,
+                        help="keep the bench database here (runs resume; the table shows them all)")
+    parser.add_argument("--limit", type=int, default=None,
+                        help="annotate at most this many sentences per variant now")
     args = parser.parse_args()
     if args.from_db:
         with Store(args.from_db) as store:
@@ -47,7 +56,7 @@ def main() -> None:
         return
     data = data_dir(args.data_dir, "conll2003/train.txt")
     chosen = [v for i, v in enumerate(VARIANTS, 1) if not args.only or str(i) in args.only.split(",")]
-    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.db") as store:
+    with tempfile.TemporaryDirectory() as tmp, Store(args.db or Path(tmp) / "bench.db") as store:
         corpora.import_conll(store, data / "conll2003" / "train.txt", "conll-train")
         corpora.sample(store, "conll-train", "original-1000", 1000, SEED)
         corpora.sample(store, "conll-train", "teacher-bench", args.sentences, 2025,
@@ -59,7 +68,7 @@ def main() -> None:
                                        pool="original-1000", name=name), **VARIANTS[name])
             run = open_run(store, config, prompt)
             with bar(name) as advance:
-                annotate(store, run, backend, prompt, config, progress=advance)
+                annotate(store, run, backend, prompt, config, progress=advance, limit=args.limit)
             q = quality.run_quality(store, run)
             print(f"{name}: F1 {q.report.micro_f1:.3f}, {q.seconds:.2f} s/sentence", flush=True)
         write(args.out, render(store, args.sentences, Path(backend.model).name))

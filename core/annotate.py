@@ -12,12 +12,13 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from core import corpora
 from core.align import align
 from core.corpora import StoredSentence
-from core.grammar import span_grammar
+from core.grammar import span_pattern
+from core.memory import Memory, overlay
 from core.parse import parse_answer
 from core.prompts import Prompt
 from core.store import Store, dumps, now
@@ -42,9 +43,17 @@ class RunConfig:
     name: str = ""
     neighbours: int = 0  # nearest-neighbour examples from `pool` (0: the prompt's own examples)
     pool: str = ""  # labelled subset the neighbours come from (never the sentence itself)
-    constrained: bool = False  # llama.cpp grammar: only spans of the sentence, always parses
+    constrained: bool = False  # llama.cpp: the answer can name only spans of the sentence, always parses
     samples: int = 1  # self-consistency: answers a sentence, voted on
     vote: float = 0.5  # share of samples that must name an entity
+    memory: bool = False  # the pool's own entity strings tag first; the teacher fills the rest
+    all_types: bool = False  # example answers list every type, empty or not
+
+
+def small_teacher(config: RunConfig) -> RunConfig:
+    """The best setting `just bench-teacher` measured for a small local model (Gemma 270M):
+    8 nearest-neighbour examples, answers that list every type, and the pool memory."""
+    return replace(config, neighbours=config.neighbours or 8, all_types=True, memory=True)
 
 
 @dataclass
@@ -72,13 +81,20 @@ def request_key(model: str, request: Request) -> str:
 
 def open_run(store: Store, config: RunConfig, prompt: Prompt) -> int:
     """The unfinished or finished run with this exact configuration, else a new one."""
+    prompt = replace(prompt, all_types=config.all_types)
+    if (config.neighbours or config.memory) and not config.pool:
+        raise ValueError("nearest-neighbour examples and pool memory need a labelled pool:"
+                         " --pool SUBSET")
     subset = corpora.resolve_subset(store, config.subset)
     params = dumps({"examples": config.examples, "chat": config.chat,
                     "temperature": config.temperature, "max_tokens": config.max_tokens,
                     "example_ids": [e.sentence_id for e in prompt.examples],
                     "neighbours": config.neighbours, "pool": config.pool,
                     "constrained": config.constrained, "samples": config.samples,
-                    "vote": config.vote})
+                    "vote": config.vote,
+                    # newer settings only when on, so runs made before them still resume
+                    **({"memory": True} if config.memory else {}),
+                    **({"all_types": True} if config.all_types else {})})
     row = store.db.execute(
         "select id from annotation_runs where subset_id = ? and backend = ? and model = ? and"
         " prompt = ? and prompt_hash = ? and params = ? order by id desc limit 1",
@@ -104,11 +120,12 @@ def pending(store: Store, run: int) -> tuple[list[StoredSentence], int]:
 
 
 def record(store: Store, run: int, sentence: StoredSentence, answers: list[tuple[str, Completion]],
-           example_ids: list[int | None], threshold: float = 0.5) -> str:
+           example_ids: list[int | None], threshold: float = 0.5, memory: Memory | None = None) -> str:
     """Parse, vote, align and commit one sentence's answer(s); returns the parse status.
 
     With several samples, an entity is kept when at least `threshold` of them name it; its
-    share of the votes is its confidence, which training can filter on.
+    share of the votes is its confidence, which training can filter on. With a pool memory,
+    its matches are tagged first and the teacher's entities fill the rest.
     """
     parsed = [parse_answer(c.text) for _, c in answers]
     if len(answers) == 1:
@@ -122,6 +139,8 @@ def record(store: Store, run: int, sentence: StoredSentence, answers: list[tuple
         votes = [[k, t, n, len(answers)] for (k, t), n in counts.items()]
     status = min((p.status for p in parsed), key=STATUS_ORDER.index)
     aligned = align(sentence.tokens, entities)
+    tags = aligned.tags if memory is None else overlay(memory.tags(sentence.tokens, sentence.id),
+                                                           aligned.tags)
     first_key, first = answers[0]
     with store.transaction() as db:
         if votes is not None:
@@ -138,7 +157,7 @@ def record(store: Store, run: int, sentence: StoredSentence, answers: list[tuple
             " completion_tokens, latency_s, votes, created)"
             " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [run, sentence.id, first_key, first.text, parsed[0].reasoning, dumps(entities),
-             dumps(aligned.tags), status, dumps(aligned.unmatched), dumps(aligned.conflicts),
+             dumps(tags), status, dumps(aligned.unmatched), dumps(aligned.conflicts),
              dumps(example_ids), sum(c.prompt_tokens for _, c in answers),
              sum(c.completion_tokens for _, c in answers), sum(c.latency_s for _, c in answers),
              dumps(votes) if votes is not None else None, now()],
@@ -176,14 +195,14 @@ def _answers(backend: Backend, jobs: list[tuple[StoredSentence, str, Request]]
 
 def requests_for(sentence: StoredSentence, prompt: Prompt, config: RunConfig) -> list[Request]:
     """One request a sample: the first greedy, the others sampled (self-consistency)."""
-    grammar = span_grammar(sentence.tokens) if config.constrained else None
+    pattern = span_pattern(sentence.tokens) if config.constrained else None
     out = []
     for sample in range(config.samples):
         request = prompt.request(" ".join(sentence.tokens), chat=config.chat,
                                  max_tokens=config.max_tokens)
         request.temperature = config.temperature if sample == 0 else max(config.temperature, 0.8)
         request.seed = None if sample == 0 else sample
-        request.grammar = grammar
+        request.pattern = pattern
         out.append(request)
     return out
 
@@ -192,11 +211,13 @@ def annotate(store: Store, run: int, backend: Backend, prompt: Prompt, config: R
              progress: Progress | None = None, limit: int | None = None,
              batch: int = 32) -> RunSummary:
     """Annotate what the run still lacks; safe to interrupt and call again."""
+    prompt = replace(prompt, all_types=config.all_types)
     todo, total = pending(store, run)
     summary = RunSummary(run, total, done=total - len(todo))
     todo = todo[:limit] if limit is not None else todo
     started = time.perf_counter()
     neighbours = _neighbours(store, todo, config)
+    memory = Memory(_pool(store, config)) if config.memory else None
     for offset in range(0, len(todo), batch):
         prompts = {s.id: _prompt_for(prompt, neighbours.get(s.id)) for s in todo[offset : offset + batch]}
         answers: dict[int, list[tuple[str, Completion] | None]] = {}
@@ -215,7 +236,7 @@ def annotate(store: Store, run: int, backend: Backend, prompt: Prompt, config: R
                     missing += 1
             if not missing:
                 summary.from_store += 1
-                _finish(store, run, sentence, answers, prompts, config, summary)
+                _finish(store, run, sentence, answers, prompts, config, summary, memory)
         failed: set[int] = set()
         for index, answer in _answers(backend, [(s, k, r) for s, _, k, r in jobs]):
             sentence, sample, key, _ = jobs[index]
@@ -228,7 +249,7 @@ def annotate(store: Store, run: int, backend: Backend, prompt: Prompt, config: R
             answers[sentence.id][sample] = (key, answer)
             if all(a is not None for a in answers[sentence.id]) and sentence.id not in failed:
                 summary.asked += 1
-                _finish(store, run, sentence, answers, prompts, config, summary)
+                _finish(store, run, sentence, answers, prompts, config, summary, memory)
             if progress:
                 rate = summary.asked / max(time.perf_counter() - started, 1e-9)
                 progress(summary.done, summary.total,
@@ -242,9 +263,9 @@ def annotate(store: Store, run: int, backend: Backend, prompt: Prompt, config: R
 
 
 def _finish(store: Store, run: int, sentence: StoredSentence, answers: dict, prompts: dict,
-            config: RunConfig, summary: RunSummary) -> None:
+            config: RunConfig, summary: RunSummary, memory: Memory | None) -> None:
     example_ids = [e.sentence_id for e in prompts[sentence.id].examples]
-    status = record(store, run, sentence, answers[sentence.id], example_ids, config.vote)
+    status = record(store, run, sentence, answers[sentence.id], example_ids, config.vote, memory)
     summary.parse_failures += status in FAILED
     summary.done += 1
 
@@ -254,10 +275,11 @@ def _neighbours(store: Store, todo: list[StoredSentence], config: RunConfig) -> 
         return {}
     from core.neighbours import nearest
 
-    if not config.pool:
-        raise ValueError("nearest-neighbour examples need a labelled pool: --pool SUBSET")
-    pool = list(corpora.subset_sentences(store, corpora.resolve_subset(store, config.pool)))
-    return nearest(store, todo, pool, config.neighbours)
+    return nearest(store, todo, _pool(store, config), config.neighbours)
+
+
+def _pool(store: Store, config: RunConfig) -> list[StoredSentence]:
+    return list(corpora.subset_sentences(store, corpora.resolve_subset(store, config.pool)))
 
 
 def _prompt_for(prompt: Prompt, neighbours: list[StoredSentence] | None) -> Prompt:
@@ -265,7 +287,7 @@ def _prompt_for(prompt: Prompt, neighbours: list[StoredSentence] | None) -> Prom
         return prompt
     from core.prompts import example_of
 
-    return Prompt(prompt.kind, prompt.template, [example_of(s) for s in neighbours], prompt.version)
+    return replace(prompt, examples=[example_of(s) for s in neighbours])
 
 
 def open_backend(name: str, model: str = "", base_url: str | None = None,

@@ -1,7 +1,8 @@
-"""Span-constrained decoding: a per-sentence GBNF grammar for llama.cpp.
+"""Span-constrained decoding: the answer language of one sentence, as a regular expression.
 
-It admits only the answer format, with entity strings that are token spans of the input
-sentence and lists of bounded length: every answer parses, and no entity is invented.
+It admits only the dict format, with entity strings that are token spans of the input
+sentence and lists of bounded length: every answer parses, and no entity is invented. The
+llama.cpp backend enforces it token by token (`models/constrained.py`).
 """
 
 from __future__ import annotations
@@ -25,25 +26,20 @@ def candidate_spans(tokens: list[str], max_len: int = 6) -> list[str]:
     return list(found)
 
 
-def _literal(text: str) -> str:
-    """A GBNF string literal of `text`."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
-
-
 def _python_string(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def span_grammar(tokens: list[str], types: tuple[str, ...] = ENTITY_TYPES, max_len: int = 6,
+def _either(texts: list[str]) -> str:
+    """Longest first, so a span is never cut short by a shorter one it starts with."""
+    return "(?:" + "|".join(re.escape(_python_string(t)) for t in sorted(texts, key=len, reverse=True)) + ")"
+
+
+def span_pattern(tokens: list[str], types: tuple[str, ...] = ENTITY_TYPES, max_len: int = 6,
                  max_items: int = 6) -> str:
-    """GBNF for `{'TYPE': ['span', ...], ...}` over this sentence's spans, then a newline."""
+    """`{'TYPE': ['span', ...], ...}` over this sentence's spans, then the newline that stops it."""
     spans = candidate_spans(tokens, max_len)
-    key = " | ".join(_literal(_python_string(t)) for t in types)
-    lines = [
-        'root ::= " "? "{" pairs? "}" "\\n"',
-        f'pairs ::= pair (", " pair){{0,{len(types) - 1}}}',
-        f'pair ::= key ": [" (span (", " span){{0,{max_items - 1}}})? "]"',
-        f"key ::= {key}",
-    ]
-    lines.append("span ::= " + (" | ".join(_literal(_python_string(s)) for s in spans) or '"\'\'"'))
-    return "\n".join(lines) + "\n"
+    item = _either(spans) if spans else "(?!)"
+    values = rf"\[(?:{item}(?:, {item}){{0,{max_items - 1}}})?\]"
+    pair = rf"{_either(list(types))}: {values}"
+    return rf" ?\{{(?:{pair}(?:, {pair}){{0,{len(types) - 1}}})?\}}\n?"

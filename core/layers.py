@@ -14,6 +14,7 @@ import json
 from core.align import align, entities_of
 from core.corpora import NotFound, StoredSentence, resolve_subset, subset_id, subset_sentences
 from core.evaluate import Report, evaluate
+from core.memory import Memory
 from core.store import Store
 
 Layer = dict[int, list[str]]
@@ -63,19 +64,8 @@ def reviewed(store: Store, run: int, wanted: set[int]) -> Layer:
 
 def lexicon(sentences: list[StoredSentence], source: list[StoredSentence]) -> Layer:
     """Tag every occurrence of every entity string seen in `source`'s gold tags."""
-    memory: dict[str, str] = {}
-    for s in source:
-        for kind, texts in entities_of(s.tokens, s.gold or []).items():
-            for text in texts:
-                memory.setdefault(text, kind)
-    by_first: dict[str, list[tuple[str, str]]] = {}
-    for text, kind in memory.items():
-        by_first.setdefault(text.split()[0], []).append((kind, text))
-    layer: Layer = {}
-    for s in sentences:
-        entities = [e for t in set(s.tokens) for e in by_first.get(t, [])]
-        layer[s.id] = align(s.tokens, entities).tags
-    return layer
+    memory = Memory(source)
+    return {s.id: memory.tags(s.tokens, s.id) for s in sentences}
 
 
 def load(store: Store, spec: str, sentences: list[StoredSentence]) -> Layer:

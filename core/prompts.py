@@ -17,6 +17,7 @@ from core.parse import format_answer
 from models.llm import Request
 
 KINDS = ("standard", "cot")
+ANSWER_ORDER = ("PER", "ORG", "LOC", "MISC")  # PER first, as in the paper's example answer
 VERSION = "v1"
 EXAMPLES_DEFAULT = "examples-paper.json"
 
@@ -39,6 +40,7 @@ class Prompt:
     template: str
     examples: list[Example] = field(default_factory=list)
     version: str = VERSION
+    all_types: bool = False  # example answers list every type, so a small model weighs each one
 
     @property
     def name(self) -> str:
@@ -54,7 +56,10 @@ class Prompt:
     def render_examples(self) -> str:
         blocks = []
         for example in self.examples:
-            answer = format_answer(example.entities)
+            entities = example.entities
+            if self.all_types:
+                entities = {k: entities.get(k, []) for k in ANSWER_ORDER} | entities
+            answer = format_answer(entities)
             if self.kind == "cot":
                 reasoning = example.reasoning or default_reasoning(example.entities)
                 blocks.append(f"Sentence: '{example.sentence}'\nReasoning: {reasoning}\n"

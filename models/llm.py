@@ -20,7 +20,7 @@ class Request:
     max_tokens: int = 256
     temperature: float = 0.0
     seed: int | None = None
-    grammar: str | None = None  # GBNF; honoured by llama.cpp, ignored by HTTP backends
+    pattern: str | None = None  # the answer must match this regex: llama.cpp enforces it, HTTP ignores it
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Small-teacher techniques: nearest-neighbour examples, span-constrained decoding, voting."""
+"""Small-teacher techniques: nearest-neighbour examples, span-constrained decoding, voting,
+answers that list every type, and the pool memory."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import json
 import pytest
 
 from core import corpora
-from core.annotate import RunConfig, annotate, open_run, record
-from core.grammar import candidate_spans, span_grammar
+from core.annotate import RunConfig, annotate, open_run, record, small_teacher
+from core.grammar import candidate_spans, span_pattern
+from core.memory import Memory, overlay
 from core.neighbours import nearest
 from core.prompts import build
 from core.training import confident
@@ -33,12 +35,19 @@ def test_candidate_spans_are_word_bounded_ngrams():
     assert "won ." not in spans and len(spans) == 10
 
 
-def test_grammar_lists_only_spans_and_escapes_quotes():
-    grammar = span_grammar(["O'Neill", "met", '"Bob"'])
-    assert "\"'O\\\\'Neill'\"" in grammar  # 'O\'Neill' inside a GBNF string literal
-    assert "'LOC'" in grammar and "{0,5}" in grammar
-    span_rule = next(line for line in grammar.splitlines() if line.startswith("span ::="))
-    assert "Paris" not in span_rule
+def test_span_pattern_admits_only_spans_of_the_sentence():
+    import regex
+
+    pattern = regex.compile(span_pattern(["O'Neill", "met", "Bob", "Smith", "in", "Paris", "."]))
+    assert pattern.fullmatch(" {'PER': ['O\\'Neill', 'Bob Smith'], 'LOC': ['Paris']}\n")
+    assert pattern.fullmatch("{}") and pattern.fullmatch("{'LOC': []}")
+    assert not pattern.fullmatch("{'PER': ['Bob Jones']}")  # not a span: invented
+    assert not pattern.fullmatch("{'PER': ['O'Neill']}")  # an unescaped quote would not parse
+    assert not pattern.fullmatch("{'CITY': ['Paris']}") and not pattern.fullmatch("{'LOC': ['Paris .']}")
+    assert pattern.fullmatch(" {'PER': ['Bob Sm", partial=True)  # a prefix that can still finish
+    assert not pattern.fullmatch(" {'PER': ['Bob J", partial=True)
+    too_many = ", ".join(["'Paris'"] * 7)
+    assert not pattern.fullmatch("{'LOC': [" + too_many + "]}")  # bounded lists
 
 
 def test_nearest_neighbours_exclude_the_sentence_and_cache_embeddings(tiny):
@@ -91,3 +100,134 @@ def test_constrained_neighbour_voting_run_with_the_real_model(tiny, gguf):
         assert len(json.loads(examples)) == 2 and sid not in json.loads(examples)
         assert votes is not None
     assert tiny.db["annotation_samples"].count == 4
+
+
+def test_memory_types_by_majority_and_never_answers_a_sentence_with_its_own_labels(tiny):
+    pool = sentences(tiny)
+    memory = Memory(pool)
+    eu, commission, france = pool[0], pool[3], pool[4]
+    # "German" is MISC in two sentences: the EU sentence still remembers it from the other one.
+    assert memory.tags(eu.tokens, eu.id)[:4] == ["O", "O", "B-MISC", "O"]
+    assert memory.tags(commission.tokens, commission.id)[1:3] == ["O", "O"]  # labelled only there
+    # "France", "Britain" and "Fischler" are labelled only in their own sentence: unseen when
+    # it is the one asked about, remembered for any other.
+    assert memory.tags(france.tokens, france.id) == ["O"] * len(france.tokens)
+    assert memory.tags(france.tokens)[:6] == ["O", "B-LOC", "O", "B-LOC", "O", "B-PER"]
+    assert memory.entities(["Fischler", "met", "Britain"], eu.id) == [("PER", "Fischler"), ("LOC", "Britain")]
+
+    class Labelled:
+        def __init__(self, id, tokens, gold):
+            self.id, self.tokens, self.gold = id, tokens, gold
+
+    votes = Memory([Labelled(1, ["Jordan"], ["B-PER"]), Labelled(2, ["Jordan"], ["B-LOC"]),
+                    Labelled(3, ["Jordan", "won"], ["B-LOC", "O"])])
+    assert votes.entities(["Jordan", "left"]) == [("LOC", "Jordan")]  # 2 LOC against 1 PER
+    assert votes.entities(["Jordan", "left"], 3) == [("PER", "Jordan")]  # 1-1 without 3: first seen
+    assert len(votes) == 1
+
+
+def test_overlay_keeps_the_first_layer_and_fills_only_untouched_spans():
+    first = ["B-PER", "I-PER", "O", "O", "O", "B-LOC"]
+    then = ["B-ORG", "O", "O", "B-MISC", "I-MISC", "I-MISC"]
+    assert overlay(first, then) == ["B-PER", "I-PER", "O", "O", "O", "B-LOC"]  # both overlap: dropped
+    then = ["O", "O", "B-ORG", "B-MISC", "I-MISC", "O"]
+    assert overlay(first, then) == ["B-PER", "I-PER", "B-ORG", "B-MISC", "I-MISC", "B-LOC"]
+
+
+def test_all_types_answers_list_every_type_in_a_fixed_order():
+    plain, every = build("standard"), build("standard")
+    every.all_types = True
+    assert "Result: {'PER': ['Antonio Kandir'], 'ORG': ['Congress'], 'LOC': [], 'MISC': ['Brazilian']}" \
+        in every.prefix()
+    assert "'LOC': []" not in plain.prefix() and plain.prefix_hash() != every.prefix_hash()
+
+
+def test_memory_goes_first_and_the_teacher_fills_the_rest(tiny):
+    eu = sentences(tiny)[0]  # EU rejects German call to boycott British lamb .
+    config = RunConfig("tiny", "import", "m", pool="tiny", memory=True)
+    run = open_run(tiny, config, build("standard"))
+    answer = [("k", Completion("{'LOC': ['German'], 'ORG': ['EU'], 'PER': ['lamb']}"))]
+    record(tiny, run, eu, answer, [], memory=Memory(sentences(tiny)))
+    tags, entities = tiny.db.execute("select tags, entities from annotations where run_id = ?", [run]).fetchone()
+    # The pool's MISC wins over the teacher's LOC; the teacher fills what memory lacks (EU,
+    # lamb); "British" is labelled only in this sentence, so memory does not know it.
+    assert json.loads(tags) == ["B-ORG", "O", "B-MISC", "O", "O", "O", "O", "B-PER", "O"]
+    assert ["LOC", "German"] in json.loads(entities)  # what the teacher said is kept as it said it
+
+
+def test_new_settings_open_new_runs_and_leave_older_runs_resumable(tiny):
+    prompt = build("standard")
+    plain = open_run(tiny, RunConfig("tiny", "import", "m"), prompt)
+    params = json.loads(tiny.db.execute("select params from annotation_runs where id = ?", [plain]).fetchone()[0])
+    assert "memory" not in params and "all_types" not in params  # as written before these existed
+    small = open_run(tiny, small_teacher(RunConfig("tiny", "import", "m", pool="tiny")), prompt)
+    assert small != plain
+    params = json.loads(tiny.db.execute("select params from annotation_runs where id = ?", [small]).fetchone()[0])
+    assert params["memory"] and params["all_types"] and params["neighbours"] == 8
+    assert open_run(tiny, small_teacher(RunConfig("tiny", "import", "m", pool="tiny")), prompt) == small
+
+
+def test_small_teacher_without_a_pool_is_a_clear_error(tiny, tmp_path):
+    from click.testing import CliRunner
+
+    from tui.cli import main
+
+    result = CliRunner().invoke(main, ["annotate", "tiny", "--small-teacher", "--backend", "openai",
+                                       "--base-url", "http://127.0.0.1:9/v1", "--db", str(tiny.path)])
+    assert result.exit_code != 0 and "--pool SUBSET" in result.output
+    assert tiny.db["annotation_runs"].count == 0  # refused before anything was written
+
+
+@pytest.mark.llm
+def test_small_teacher_run_with_the_real_model(tiny, gguf, tmp_path):
+    """The `--small-teacher` CLI path end to end on the embedded model."""
+    import subprocess
+    import sys
+
+    corpora.sample(tiny, "tiny", "two", 2, seed=4)
+    result = subprocess.run([sys.executable, "-m", "tui.cli", "annotate", "two", "--small-teacher",
+                             "--pool", "tiny", "--model", str(gguf), "--db", str(tiny.path)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    params, status = tiny.db.execute("select params, status from annotation_runs").fetchone()
+    assert json.loads(params)["memory"] and status == "finished"
+    for tags, examples, sid in tiny.db.execute("select tags, examples, sentence_id from annotations"):
+        assert len(json.loads(examples)) == 4 and sid not in json.loads(examples)  # the pool minus itself
+        assert len(json.loads(tags)) == len(next(s for s in sentences(tiny) if s.id == sid).tokens)
+
+
+class Vocabulary:
+    """A 100-token stand-in for a model's vocabulary: only what PatternConstraint reads."""
+
+    pieces = [f"x{i}" for i in range(97)] + [" {", "}", "'LOC'"]
+
+    def n_vocab(self) -> int:
+        return len(self.pieces)
+
+    def token_eos(self) -> int:
+        return 0
+
+    def detokenize(self, ids) -> bytes:
+        return "".join(self.pieces[i] for i in ids).encode()
+
+
+def test_constraint_prefers_the_models_ranking_and_widens_only_when_nothing_fits():
+    import numpy as np
+
+    from models.constrained import PatternConstraint
+
+    constraint = PatternConstraint(Vocabulary())
+    process = constraint.processor(r" ?\{(?:'LOC': \[\])?\}\n?")
+    logits = np.arange(100, 0, -1, dtype=np.float32)  # token 0 best ... token 99 worst
+    masked = process(np.array([5, 6]), logits)  # the prompt: two tokens; no answer yet
+    assert np.isfinite(masked).sum() == 1 and np.isfinite(masked[97])  # " {", found past the top 64
+    masked = process(np.array([5, 6, 97]), logits)
+    assert np.isfinite(masked[98]) and np.isfinite(masked).sum() == 1  # "}" ranks above "'LOC'"
+    masked = process(np.array([5, 6, 97, 98]), logits)
+    assert np.isfinite(masked).sum() == 1 and np.isfinite(masked[0])  # complete: end of text allowed
+    sampling = constraint.processor(r" \{(?:'LOC'|\})+", keep_all=True)
+    sampling(np.array([5]), logits)  # first call: the prompt ends here
+    kept = sampling(np.array([5, 97]), logits)
+    assert set(np.flatnonzero(np.isfinite(kept))) == {98, 99}  # every allowed token, to sample from
+    nothing = constraint.processor("z")(np.array([5]), logits)
+    assert np.flatnonzero(np.isfinite(nothing)).tolist() == [0]  # nothing fits: end the answer

@@ -155,22 +155,38 @@ async def fill_form(pilot, screen: RunsScreen, base_url: str, subset: str) -> No
     await pilot.pause()
 
 
+async def run_to_the_end(pilot, base_url: str, pool: str = "") -> RunsScreen:
+    """Start a run on `tiny` from the runs screen's form and wait until it is over."""
+    await pilot.press("f3")
+    screen = pilot.app.screen
+    await fill_form(pilot, screen, base_url, "tiny")
+    screen.query_one("#pool", Input).value = pool
+    await pilot.press("ctrl+r")
+    await wait_for(pilot, lambda: not screen.busy)
+    return screen
+
+
 @pytest.mark.anyio
-async def test_runs_screen_starts_a_run_in_a_worker(project):
+@pytest.mark.parametrize("pool", ["", "tiny"])
+async def test_runs_screen_starts_a_run_in_a_worker(project, pool):
+    """A pool in the form starts the small-teacher setting; without one, the paper's prompt."""
     db, _ = project
     app = NerdApp(db)
     with FaultServer(route=lambda r: "ok", reply="{'PER': ['Peter Blackburn']}") as server:
         async with app.run_test(size=SIZE) as pilot:
-            await pilot.press("f3")
-            screen = app.screen
-            await fill_form(pilot, screen, server.base_url, "tiny")
-            await pilot.press("ctrl+r")
-            await wait_for(pilot, lambda: not screen.busy)
+            screen = await run_to_the_end(pilot, server.base_url, pool)
             table = screen.query_one(DataTable)
             assert table.row_count == 2 and table.get_row_at(0)[3:] == ["openai", "standard-v1", "5/5",
                                                                          "finished"]
             assert "5/5 done (5 asked, 0 parse failures)" in screen_text(app)
     assert len(server.requests) == 5
+    with Store(db) as store:
+        params = json.loads(store.db.execute("select params from annotation_runs order by id desc")
+                            .fetchone()[0])
+    assert params.get("memory", False) == params.get("all_types", False) == bool(pool)
+    assert params["neighbours"] == (8 if pool else 0)
+    # every type in the example answers, empty or not, only in the small-teacher setting
+    assert all(("'LOC': []" in json.dumps(r.body)) == bool(pool) for r in server.requests)
 
 
 def long_project(folder: Path, n: int = 40) -> Path:

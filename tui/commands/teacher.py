@@ -40,23 +40,33 @@ from tui.shell import (
               help="K nearest-neighbour examples per sentence from --pool (MiniLM similarity).")
 @click.option("--pool", default="", help="Labelled subset the neighbour examples come from.")
 @click.option("--constrained", is_flag=True,
-              help="llama.cpp grammar: answers can only name spans of the sentence.")
+              help="llama.cpp: answers can name only spans of the sentence (always parse).")
 @click.option("--samples", type=int, default=1, show_default=True,
               help="Answers per sentence, voted on (self-consistency).")
 @click.option("--vote", type=float, default=0.5, show_default=True,
               help="Share of samples that must name an entity.")
+@click.option("--all-types", is_flag=True,
+              help="Example answers list every type, empty or not (helps small models).")
+@click.option("--memory", is_flag=True,
+              help="Entity strings labelled in --pool are tagged first; the teacher fills the rest.")
+@click.option("--small-teacher", is_flag=True,
+              help="The best measured setting for small local models: --neighbours 8 --all-types"
+              " --memory (needs --pool).")
 @db_option
 def annotate_command(subset: str, backend: str, prompt: str, model: str, base_url: str | None,
                      examples: str, chat: bool, concurrency: int, timeout: float,
                      limit: int | None, name: str, neighbours: int, pool: str, constrained: bool,
-                     samples: int, vote: float, db: Path | None) -> None:
+                     samples: int, vote: float, all_types: bool, memory: bool, small_teacher: bool,
+                     db: Path | None) -> None:
     """Ask a teacher LLM for the entities of each sentence; resumes where it stopped."""
     store = open_store(db)
     built = annotation.build_prompt(store, prompt, examples)
     teacher = annotation.open_backend(backend, model, base_url, concurrency, timeout)
     config = annotation.RunConfig(subset, backend, teacher.model, prompt, examples, chat, name=name,
                                   neighbours=neighbours, pool=pool, constrained=constrained,
-                                  samples=samples, vote=vote)
+                                  samples=samples, vote=vote, memory=memory, all_types=all_types)
+    if small_teacher:
+        config = annotation.small_teacher(config)
     run = annotation.open_run(store, config, built)
     with bar(f"annotate run {run}") as advance:
         summary = annotation.annotate(store, run, teacher, built, config, progress=advance,

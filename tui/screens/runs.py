@@ -42,6 +42,7 @@ class RunRequest:
     model: str = ""
     base_url: str | None = None
     limit: int | None = None
+    pool: str = ""  # a labelled subset: the small-teacher setting (neighbours, memory)
 
 
 def run_rows(store: Store) -> list[tuple[int, str, str, str, str, str, str]]:
@@ -99,6 +100,10 @@ class RunsScreen(Screen[None]):
                             id="model")
                 yield Label("url")
                 yield Input(placeholder="base URL (openai)", compact=True, id="base-url")
+                yield Label("pool")
+                yield Input(placeholder="labelled subset", compact=True, id="pool",
+                            tooltip="A human-labelled subset: nearest-neighbour examples and its"
+                                    " entity strings (the small-teacher setting)")
                 yield Button("Start", id="start", compact=True, variant="primary")
             yield ProgressBar(show_eta=False, id="progress-bar")
             yield Static("no run in progress", id="progress")
@@ -155,7 +160,7 @@ class RunsScreen(Screen[None]):
         return RunRequest(str(self.query_one("#backend", Select).value),
                           str(self.query_one("#prompt", Select).value), value["subset"].strip(),
                           value["model"].strip(), value["base-url"].strip() or None,
-                          int(limit) if limit else None)
+                          int(limit) if limit else None, value["pool"].strip())
 
     def on_input_submitted(self) -> None:
         self.action_start()
@@ -197,7 +202,10 @@ class RunsScreen(Screen[None]):
         try:
             prompt = annotation.build_prompt(store, request.prompt)
             backend = annotation.open_backend(request.backend, request.model, request.base_url)
-            config = annotation.RunConfig(request.subset, request.backend, backend.model, request.prompt)
+            config = annotation.RunConfig(request.subset, request.backend, backend.model, request.prompt,
+                                          pool=request.pool)
+            if request.pool:
+                config = annotation.small_teacher(config)
             run = annotation.open_run(store, config, prompt)
             todo, total = annotation.pending(store, run)
             self.to_ui(self.progressed, run, total - len(todo), total, "")
