@@ -216,8 +216,9 @@ def annotate(store: Store, run: int, backend: Backend, prompt: Prompt, config: R
     summary = RunSummary(run, total, done=total - len(todo))
     todo = todo[:limit] if limit is not None else todo
     started = time.perf_counter()
-    neighbours = _neighbours(store, todo, config)
-    memory = Memory(_pool(store, config)) if config.memory else None
+    pool = _pool(store, config) if config.neighbours or config.memory else []
+    neighbours = _neighbours(store, todo, pool, config.neighbours)
+    memory = Memory(pool) if config.memory else None
     for offset in range(0, len(todo), batch):
         prompts = {s.id: _prompt_for(prompt, neighbours.get(s.id)) for s in todo[offset : offset + batch]}
         answers: dict[int, list[tuple[str, Completion] | None]] = {}
@@ -270,12 +271,13 @@ def _finish(store: Store, run: int, sentence: StoredSentence, answers: dict, pro
     summary.done += 1
 
 
-def _neighbours(store: Store, todo: list[StoredSentence], config: RunConfig) -> dict[int, list]:
-    if not config.neighbours:
+def _neighbours(store: Store, todo: list[StoredSentence], pool: list[StoredSentence], k: int
+                ) -> dict[int, list]:
+    if not k:
         return {}
     from core.neighbours import nearest
 
-    return nearest(store, todo, _pool(store, config), config.neighbours)
+    return nearest(store, todo, pool, k)
 
 
 def _pool(store: Store, config: RunConfig) -> list[StoredSentence]:
