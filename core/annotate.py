@@ -212,6 +212,7 @@ def annotate(store: Store, run: int, backend: Backend, prompt: Prompt, config: R
              batch: int = 32) -> RunSummary:
     """Annotate what the run still lacks; safe to interrupt and call again."""
     prompt = replace(prompt, all_types=config.all_types)
+    _set_status(store, run, "running")
     todo, total = pending(store, run)
     summary = RunSummary(run, total, done=total - len(todo))
     todo = todo[:limit] if limit is not None else todo
@@ -242,6 +243,9 @@ def annotate(store: Store, run: int, backend: Backend, prompt: Prompt, config: R
         for index, answer in _answers(backend, [(s, k, r) for s, _, k, r in jobs]):
             sentence, sample, key, _ = jobs[index]
             if isinstance(answer, BackendError):
+                if answer.fatal:  # the teacher is gone: stop, keep what is done, say the run failed
+                    _set_status(store, run, "failed")
+                    raise answer
                 if sentence.id not in failed:
                     failed.add(sentence.id)
                     summary.failed += 1
@@ -258,9 +262,13 @@ def annotate(store: Store, run: int, backend: Backend, prompt: Prompt, config: R
     summary.seconds = time.perf_counter() - started
     remaining, _ = pending(store, run)
     if not remaining:
-        store.db.execute("update annotation_runs set status = 'finished', finished = ? where id = ?",
-                         [now(), run])
+        _set_status(store, run, "finished")
     return summary
+
+
+def _set_status(store: Store, run: int, status: str) -> None:
+    store.db.execute("update annotation_runs set status = ?, finished = ? where id = ?",
+                     [status, now() if status != "running" else None, run])
 
 
 def _finish(store: Store, run: int, sentence: StoredSentence, answers: dict, prompts: dict,

@@ -1,14 +1,30 @@
-"""In-process llama.cpp (llama-cpp-python) for air-gapped annotation with any GGUF file.
+"""llama.cpp (llama-cpp-python) for air-gapped annotation with any GGUF file.
 
 llama-cpp-python keeps the KV cache of the previous prompt and re-evaluates only what
 differs, so a run whose prompts share the few-shot prefix pays for that prefix once.
+
+llama.cpp is native code: a bad build (AMX kernels on a Xeon) or a bad GGUF can kill the
+process with a signal, which Python can't catch. `LlamaBackend` therefore hosts the model in
+a watched child process (`InProcessLlama` there) and turns the child's death into a
+`LlamaCrashed` that names the CPU, the build and the fix. A request and its answer cross a
+pipe as one pickle each: tens of microseconds against about a second of generation
+(`just bench-llama-guard`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pickle
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from core.paths import cache_dir
 from models.llm import BackendError, Completion, Request
@@ -34,8 +50,11 @@ def embedded_gguf() -> Path:
     return path
 
 
-class LlamaBackend:
-    """A GGUF model through llama.cpp; plain completion, or chat when the model has a template."""
+class InProcessLlama:
+    """A GGUF model through llama.cpp in this process; plain completion, or chat with a template.
+
+    A native crash here ends the whole process: use `LlamaBackend`, which runs this in a child.
+    """
 
     name = "llama-cpp"
 
@@ -101,3 +120,136 @@ def _common_prefix(a: list[int], b: list[int]) -> int:
             break
         n += 1
     return n
+
+
+class LlamaCrashed(BackendError):
+    """The llama.cpp child process died (a signal or an abort) instead of answering."""
+
+    fatal = True
+
+
+class LlamaBackend:
+    """`InProcessLlama` in a watched child process, so a native crash becomes a clear error."""
+
+    name = "llama-cpp"
+
+    def __init__(self, model: str | Path | None = None, n_ctx: int = 4096,
+                 n_threads: int | None = None, seed: int = 0) -> None:
+        path = Path(model) if model else embedded_gguf()
+        if not path.is_file():
+            raise BackendError(f"{path}: no such GGUF file; pass --model PATH to a .gguf model")
+        self.model = str(path)
+        self._lock = threading.Lock()
+        # The child's llama.cpp log, quoted if it crashes; closed in close().
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "models.llama_backend", "--serve"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(Path(__file__).resolve().parent.parent), os.environ.get("PYTHONPATH")]))},
+            start_new_session=True,  # Ctrl-C goes to the parent, which closes the child
+        )
+        self._system_info = ""
+        self._system_info = self._call(("load", str(path.resolve()), n_ctx, n_threads, seed))
+
+    def complete(self, request: Request) -> Completion:
+        return self._call(("complete", request))
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            with contextlib.suppress(OSError, LlamaCrashed, BackendError):
+                self._call(None)
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        self._stderr.close()
+
+    def _call(self, message: object) -> Any:
+        with self._lock:
+            if self._proc.poll() is not None:
+                raise self._crashed()
+            try:
+                _send(self._proc.stdin, message)
+                if message is None:
+                    return None
+                kind, value = _receive(self._proc.stdout)
+            except (EOFError, OSError, pickle.UnpicklingError):
+                self._proc.wait()
+                raise self._crashed() from None
+        if kind == "error":
+            raise BackendError(value)
+        return value
+
+    def _crashed(self) -> LlamaCrashed:
+        from models.llama_build import REBUILD_HINT, describe, installed_system_info, this_cpu
+
+        if not self._system_info:  # it died loading: ask the library here (no kernel runs)
+            with contextlib.suppress(Exception):
+                self._system_info = installed_system_info()
+        code = self._proc.returncode
+        how = f"signal {signal.Signals(-code).name}" if code and code < 0 else f"exit status {code}"
+        self._stderr.seek(0)
+        log = self._stderr.read().decode(errors="replace").strip().splitlines()[:6]  # innermost first
+        tail = "\nits last output:\n  " + "\n  ".join(log) if log else ""
+        return LlamaCrashed(
+            f"the llama.cpp runtime crashed ({how}) with {self.model}; what was done is kept.\n"
+            f"{describe(self._system_info, this_cpu())}{tail}\n"
+            f"What to do: if this CPU has AMX or the build came from another machine, {REBUILD_HINT};"
+            " if only this GGUF crashes, check the file (or try another model).")
+
+
+def _send(pipe: Any, message: object) -> None:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    pipe.write(struct.pack("<Q", len(data)) + data)
+    pipe.flush()
+
+
+def _receive(pipe: Any) -> Any:
+    header = pipe.read(8)
+    if len(header) < 8:
+        raise EOFError("the child closed its pipe")
+    (size,) = struct.unpack("<Q", header)
+    data = pipe.read(size)
+    if len(data) < size:
+        raise EOFError("the child closed its pipe mid-answer")
+    return pickle.loads(data)
+
+
+def _serve() -> None:
+    """The child: answer ("load", ...) then ("complete", request) messages until None or EOF."""
+    import faulthandler
+
+    faulthandler.enable()  # a native crash leaves a Python traceback in the log the parent quotes
+    replies = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # native code printing to stdout must not corrupt the protocol
+    requests = sys.stdin.buffer
+    llm: InProcessLlama | None = None
+    while True:
+        try:
+            message = _receive(requests)
+        except EOFError:
+            break
+        if message is None:
+            break
+        try:
+            if message[0] == "load":
+                llm = InProcessLlama(*message[1:])
+                from models.llama_build import installed_system_info
+
+                _send(replies, ("ok", installed_system_info()))
+            elif llm is None:
+                _send(replies, ("error", "no model loaded"))
+            else:
+                _send(replies, ("ok", llm.complete(message[1])))
+        except BackendError as exc:
+            _send(replies, ("error", str(exc)))
+        except Exception as exc:  # noqa: BLE001 - the parent re-raises it as a BackendError
+            _send(replies, ("error", f"llama.cpp failed: {type(exc).__name__}: {exc}"))
+    if llm is not None:
+        llm.close()
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--serve"]:
+    _serve()

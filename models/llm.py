@@ -35,6 +35,8 @@ class Completion:
 class BackendError(RuntimeError):
     """The teacher can't answer (bad key, model missing, server gone); the message says why."""
 
+    fatal = False  # True: the backend itself is gone, so every later request would fail too
+
 
 class Backend(Protocol):
     name: str
