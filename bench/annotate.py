@@ -12,9 +12,9 @@ import tempfile
 from pathlib import Path
 
 from bench.common import header, write
+from common.paths import data_dir
 from core import corpora, evaluate, quality
 from core.annotate import RunConfig, annotate, open_run
-from core.paths import data_dir
 from core.progress import bar
 from core.prompts import build
 from core.store import Store
@@ -35,12 +35,11 @@ def main() -> None:
         rows, runs = [], []
         for kind in ("standard", "cot"):
             prompt = build(kind)
-            config = RunConfig("bench", backend.name, backend.model, kind)
+            config = RunConfig(subset="bench", backend=backend.name, model=backend.model, prompt=kind)
             run = open_run(store, config, prompt)
             with bar(f"{kind}") as advance:
                 summary = annotate(store, run, backend, prompt, config, progress=advance)
-            latencies = [r[0] for r in store.db.execute(
-                "select latency_s from annotations where run_id = ? order by created, rowid", [run])]
+            latencies = store.annotations.latencies(run)
             q = quality.run_quality(store, run)
             runs.append(q)
             rest = statistics.mean(latencies[1:]) if len(latencies) > 1 else float("nan")

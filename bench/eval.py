@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 from bench.common import header, write
+from common.paths import data_dir, db_path
 from core import deploy
-from core.paths import data_dir, db_path
 from core.store import Store
 
 MEASURE = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]);"

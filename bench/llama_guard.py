@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 from bench.common import header, write
+from common.paths import data_dir
 from core import corpora
-from core.paths import data_dir
 from core.progress import bar
 from core.prompts import build
 from core.store import Store

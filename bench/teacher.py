@@ -14,9 +14,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from bench.common import header, write
+from common.paths import data_dir
 from core import corpora, quality
 from core.annotate import RunConfig, annotate, build_prompt, open_run
-from core.paths import data_dir
 from core.pipeline import SEED
 from core.progress import bar
 from core.store import Store
@@ -64,7 +64,7 @@ def main() -> None:
         backend = LlamaBackend(args.model)
         prompt = build_prompt(store, "standard")
         for name in chosen:
-            config = replace(RunConfig("teacher-bench", backend.name, backend.model, "standard",
+            config = replace(RunConfig(subset="teacher-bench", backend=backend.name, model=backend.model,
                                        pool="original-1000", name=name), **VARIANTS[name])
             run = open_run(store, config, prompt)
             with bar(name) as advance:
@@ -81,7 +81,8 @@ def render(store: Store, sentences: int, model: str) -> str:
                   " original-1000")
     text += ("| teacher | sentences | micro F1 | P | R | LOC | MISC | ORG | PER | parse failures |"
              " unmatched | s/sentence |\n| --- |" + " ---: |" * 11 + "\n")
-    for run, name in store.db.execute("select id, name from annotation_runs order by id").fetchall():
+    for run in store.annotations.ids():
+        name = store.annotations.run(run).name
         q = quality.run_quality(store, run)
         r = q.report
         per = " | ".join(f"{r.per_type[k].f1:.3f}" if k in r.per_type else "-"

@@ -14,8 +14,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from bench.common import header, write
+from common.paths import data_dir
 from core import corpora, layers, presets
-from core.paths import data_dir
 from core.pipeline import CONLL_SPLITS, SEED
 from core.store import Store
 from core.training import TrainConfig, metrics, train
@@ -47,7 +47,8 @@ def main() -> None:
                 print(f"batch {batch} {kind}: {args.sentences / seconds:.1f} sent/s")
         results = []
         for preset in args.presets.split(","):
-            config = replace(presets.apply(replace(base, test="conll-test"), preset), epochs=args.epochs)
+            config = presets.config(preset, original=["original"], schedule="pure-original",
+                                    dev="", test="conll-test", epochs=args.epochs)
             started = time.perf_counter()
             run = train(store, config, f"groupA-{preset}", root=Path(tmp) / "runs")
             wall = time.perf_counter() - started

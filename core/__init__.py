@@ -2,5 +2,3 @@
 
 Nothing in here imports Textual: the TUI and the CLI are thin shells over this package.
 """
-
-ENTITY_TYPES: tuple[str, ...] = ("LOC", "MISC", "ORG", "PER")

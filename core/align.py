@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from common.tags import spans
 from core.text import tokenize
 
 EXACT, CASELESS, SPACELESS = 0, 1, 2
@@ -94,8 +95,6 @@ def align(tokens: list[str], entities: list[tuple[str, str]]) -> Alignment:
 
 def entities_of(tokens: list[str], tags: list[str]) -> dict[str, list[str]]:
     """The dict a perfect teacher would answer for these gold tags."""
-    from core.conll import spans
-
     found: dict[str, list[str]] = {}
     for start, end, kind in spans(tags):
         text = " ".join(tokens[start:end])

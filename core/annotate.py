@@ -4,6 +4,10 @@ Each sentence's result is committed as it completes, so a run killed at any mome
 where it stopped when the same command is given again: nothing is lost, nothing asked twice.
 An answer to the very same request (model, rendered prompt, settings) is served from the
 store, whichever run asked it first.
+
+`annotate_events` is the run as a generator of events, in the manner of spaCy's
+`train_while_improving`: the CLI drives a progress bar from it, the TUI's worker posts each
+event as a message, and cancelling is stopping the iteration.
 """
 
 from __future__ import annotations
@@ -11,26 +15,36 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, fields, replace
 
+from common.errors import NerdError
 from core import corpora
 from core.align import align
 from core.corpora import StoredSentence
 from core.grammar import span_pattern
 from core.memory import Memory, overlay
 from core.parse import parse_answer
+from core.progress import Advance
 from core.prompts import Prompt
-from core.store import Store, dumps, now
+from core.store import Store
+from core.store.annotations import CachedAnswer
 from models.llm import Backend, BackendError, Completion, Request
 
-Progress = Callable[[int, int, str], None]
 FAILED = ("failed", "empty")  # parse statuses that yield no usable answer
 
 
-@dataclass
+class AnnotationError(NerdError, ValueError):
+    """A run that can't be set up as asked; the message says which option to change."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class RunConfig:
-    """What makes two runs the same run: resuming needs the same question."""
+    """What makes two runs the same run: resuming needs the same question.
+
+    A run is found again by the fields that change its answers (`name` does not); a field at
+    its default counts as absent, so a run made before a field existed still resumes.
+    """
 
     subset: str
     backend: str
@@ -73,6 +87,22 @@ class RunSummary:
         return self.done == self.total
 
 
+# Stored in columns of their own, or (name) not part of the question.
+_OWN_COLUMNS = {"subset", "backend", "model", "prompt", "name"}
+_DEFAULTS = {f.name: f.default for f in fields(RunConfig) if f.name not in _OWN_COLUMNS}
+
+
+def run_params(config: RunConfig, prompt: Prompt) -> dict:
+    """The settings a run records beside its own columns; the prompt's example ids too."""
+    return {**{name: getattr(config, name) for name in _DEFAULTS},
+            "example_ids": [e.sentence_id for e in prompt.examples]}
+
+
+def _essential(params: dict) -> dict:
+    """Params without those at their default: how runs made by older versions still match."""
+    return {k: v for k, v in params.items() if k not in _DEFAULTS or _DEFAULTS[k] != v}
+
+
 def request_key(model: str, request: Request) -> str:
     """Same model and same request: the same answer may be reused."""
     payload = json.dumps([model, asdict(request)], sort_keys=True)
@@ -80,42 +110,27 @@ def request_key(model: str, request: Request) -> str:
 
 
 def open_run(store: Store, config: RunConfig, prompt: Prompt) -> int:
-    """The unfinished or finished run with this exact configuration, else a new one."""
+    """The unfinished or finished run with this exact question, else a new one."""
     prompt = replace(prompt, all_types=config.all_types)
     if (config.neighbours or config.memory) and not config.pool:
-        raise ValueError("nearest-neighbour examples and pool memory need a labelled pool:"
-                         " --pool SUBSET")
+        raise AnnotationError("nearest-neighbour examples and pool memory need a labelled pool:"
+                              " --pool SUBSET")
     subset = corpora.resolve_subset(store, config.subset)
-    params = dumps({"examples": config.examples, "chat": config.chat,
-                    "temperature": config.temperature, "max_tokens": config.max_tokens,
-                    "example_ids": [e.sentence_id for e in prompt.examples],
-                    "neighbours": config.neighbours, "pool": config.pool,
-                    "constrained": config.constrained, "samples": config.samples,
-                    "vote": config.vote,
-                    # newer settings only when on, so runs made before them still resume
-                    **({"memory": True} if config.memory else {}),
-                    **({"all_types": True} if config.all_types else {})})
-    row = store.db.execute(
-        "select id from annotation_runs where subset_id = ? and backend = ? and model = ? and"
-        " prompt = ? and prompt_hash = ? and params = ? order by id desc limit 1",
-        [subset, config.backend, config.model, prompt.name, prompt.prefix_hash(), params],
-    ).fetchone()
-    if row:
-        return row[0]
-    cursor = store.db.execute(
-        "insert into annotation_runs(name, subset_id, backend, model, prompt, template_version,"
-        " prompt_hash, params, status, created) values (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)",
-        [config.name or f"{config.subset}-{config.prompt}", subset, config.backend, config.model,
-         prompt.name, prompt.version, prompt.prefix_hash(), params, now()],
-    )
-    return cursor.lastrowid
+    params = run_params(config, prompt)
+    for run in store.annotations.same_question(subset, config.backend, config.model, prompt.name,
+                                               prompt.prefix_hash()):
+        if _essential(run.params) == _essential(params):
+            return run.id
+    return store.annotations.create(
+        name=config.name or f"{config.subset}-{config.prompt}", subset_id=subset, backend=config.backend,
+        model=config.model, prompt=prompt.name, template_version=prompt.version,
+        prefix_hash=prompt.prefix_hash(), params=params)
 
 
 def pending(store: Store, run: int) -> tuple[list[StoredSentence], int]:
     """The run's sentences not yet annotated, and the subset's size."""
-    subset = store.db.execute("select subset_id from annotation_runs where id = ?", [run]).fetchone()[0]
-    done = {r[0] for r in store.db.execute("select sentence_id from annotations where run_id = ?", [run])}
-    sentences = list(corpora.subset_sentences(store, subset))
+    done = store.annotations.done(run)
+    sentences = list(corpora.subset_sentences(store, store.annotations.run(run).subset_id))
     return [s for s in sentences if s.id not in done], len(sentences)
 
 
@@ -142,26 +157,15 @@ def record(store: Store, run: int, sentence: StoredSentence, answers: list[tuple
     tags = aligned.tags if memory is None else overlay(memory.tags(sentence.tokens, sentence.id),
                                                            aligned.tags)
     first_key, first = answers[0]
-    with store.transaction() as db:
-        if votes is not None:
-            db.conn.executemany(
-                "insert or replace into annotation_samples(run_id, sentence_id, sample, prompt_hash,"
-                " raw, entities, prompt_tokens, completion_tokens, latency_s)"
-                " values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(run, sentence.id, i, key, c.text, dumps(p.entities), c.prompt_tokens,
-                  c.completion_tokens, c.latency_s)
-                 for i, ((key, c), p) in enumerate(zip(answers, parsed, strict=True))])
-        db.execute(
-            "insert or replace into annotations(run_id, sentence_id, prompt_hash, raw, reasoning,"
-            " entities, tags, parse_status, unmatched, conflicts, examples, prompt_tokens,"
-            " completion_tokens, latency_s, votes, created)"
-            " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [run, sentence.id, first_key, first.text, parsed[0].reasoning, dumps(entities),
-             dumps(tags), status, dumps(aligned.unmatched), dumps(aligned.conflicts),
-             dumps(example_ids), sum(c.prompt_tokens for _, c in answers),
-             sum(c.completion_tokens for _, c in answers), sum(c.latency_s for _, c in answers),
-             dumps(votes) if votes is not None else None, now()],
-        )
+    samples = [(key, CachedAnswer(c.text, c.prompt_tokens, c.completion_tokens, c.latency_s), p.entities)
+               for (key, c), p in zip(answers, parsed, strict=True)] if votes is not None else []
+    store.annotations.save(
+        run, sentence.id, request_key=first_key, raw=first.text, reasoning=parsed[0].reasoning,
+        entities=entities, tags=tags, parse_status=status, unmatched=aligned.unmatched,
+        conflicts=aligned.conflicts, examples=example_ids,
+        prompt_tokens=sum(c.prompt_tokens for _, c in answers),
+        completion_tokens=sum(c.completion_tokens for _, c in answers),
+        latency_s=sum(c.latency_s for _, c in answers), votes=votes, samples=samples)
     return status
 
 
@@ -169,28 +173,14 @@ STATUS_ORDER = ["ok", "repaired", "truncated", "empty", "failed"]  # best first
 
 
 def from_store(store: Store, key: str) -> Completion | None:
-    for table in ("annotations", "annotation_samples"):
-        row = store.db.execute(
-            f"select raw, prompt_tokens, completion_tokens, latency_s from {table}"
-            " where prompt_hash = ? limit 1", [key],
-        ).fetchone()
-        if row:
-            return Completion(row[0], row[1] or 0, row[2] or 0, row[3] or 0.0)
-    return None
+    cached = store.annotations.cached(key)
+    return Completion(cached.raw, cached.prompt_tokens, cached.completion_tokens,
+                      cached.latency_s) if cached else None
 
 
-def _answers(backend: Backend, jobs: list[tuple[StoredSentence, str, Request]]
-             ) -> Iterator[tuple[int, Completion | BackendError]]:
+def _answers(backend: Backend, requests: list[Request]) -> Iterator[tuple[int, Completion | BackendError]]:
     """Concurrent where the backend can (HTTP), one at a time otherwise (llama.cpp)."""
-    many = getattr(backend, "complete_many", None)
-    if many is not None:
-        yield from many([request for _, _, request in jobs])
-        return
-    for i, (_, _, request) in enumerate(jobs):
-        try:
-            yield i, backend.complete(request)
-        except BackendError as exc:
-            yield i, exc
+    yield from backend.complete_many(requests)
 
 
 def requests_for(sentence: StoredSentence, prompt: Prompt, config: RunConfig) -> list[Request]:
@@ -207,74 +197,145 @@ def requests_for(sentence: StoredSentence, prompt: Prompt, config: RunConfig) ->
     return out
 
 
-def annotate(store: Store, run: int, backend: Backend, prompt: Prompt, config: RunConfig,
-             progress: Progress | None = None, limit: int | None = None,
-             batch: int = 32) -> RunSummary:
-    """Annotate what the run still lacks; safe to interrupt and call again."""
+@dataclass(frozen=True)
+class Progressed:
+    """A sentence was committed (or the run began): where the run stands."""
+
+    done: int
+    total: int
+    asked: int
+    from_store: int
+    parse_failures: int
+    failed: int
+    rate: float  # sentences asked a second
+
+    @property
+    def note(self) -> str:
+        return f"{self.rate:.2f} sent/s, {self.parse_failures} parse failures"
+
+
+@dataclass(frozen=True)
+class SentenceFailed:
+    """The teacher could not answer this sentence; the next run asks it again."""
+
+    sentence_id: int
+    error: str
+
+
+@dataclass(frozen=True)
+class Ended:
+    """The run stopped: finished, partial (a limit, failed sentences), cancelled or failed."""
+
+    summary: RunSummary
+    status: str
+
+
+Event = Progressed | SentenceFailed | Ended
+
+
+@dataclass
+class _InFlight:
+    """One sentence being asked: its prompt, a request and an answer slot per sample."""
+
+    sentence: StoredSentence
+    prompt: Prompt
+    requests: list[Request]
+    keys: list[str]
+    answers: list[Completion | None]
+    failed: bool = False
+
+    @property
+    def complete(self) -> bool:
+        return all(a is not None for a in self.answers)
+
+
+def annotate_events(store: Store, run: int, backend: Backend, prompt: Prompt, config: RunConfig,
+                    limit: int | None = None, batch: int = 32) -> Iterator[Event]:
+    """Annotate what the run still lacks, one event a sentence; safe to stop and call again.
+
+    Closing the generator early marks the run cancelled; an exception (a teacher that is gone)
+    marks it failed; either way every committed sentence stays.
+    """
     prompt = replace(prompt, all_types=config.all_types)
-    _set_status(store, run, "running")
+    store.annotations.set_status(run, "running")
     todo, total = pending(store, run)
     summary = RunSummary(run, total, done=total - len(todo))
     todo = todo[:limit] if limit is not None else todo
-    started = time.perf_counter()
-    pool = _pool(store, config) if config.neighbours or config.memory else []
-    neighbours = _neighbours(store, todo, pool, config.neighbours)
-    memory = Memory(pool) if config.memory else None
-    for offset in range(0, len(todo), batch):
-        prompts = {s.id: _prompt_for(prompt, neighbours.get(s.id)) for s in todo[offset : offset + batch]}
-        answers: dict[int, list[tuple[str, Completion] | None]] = {}
-        jobs: list[tuple[StoredSentence, int, str, Request]] = []
-        for sentence in todo[offset : offset + batch]:
-            requests = requests_for(sentence, prompts[sentence.id], config)
-            answers[sentence.id] = [None] * len(requests)
-            missing = 0
-            for i, request in enumerate(requests):
-                key = request_key(backend.model, request)
-                cached = from_store(store, key)
-                if cached is not None:
-                    answers[sentence.id][i] = (key, cached)
-                else:
-                    jobs.append((sentence, i, key, request))
-                    missing += 1
-            if not missing:
-                summary.from_store += 1
-                _finish(store, run, sentence, answers, prompts, config, summary, memory)
-        failed: set[int] = set()
-        for index, answer in _answers(backend, [(s, k, r) for s, _, k, r in jobs]):
-            sentence, sample, key, _ = jobs[index]
-            if isinstance(answer, BackendError):
-                if answer.fatal:  # the teacher is gone: stop, keep what is done, say the run failed
-                    _set_status(store, run, "failed")
-                    raise answer
-                if sentence.id not in failed:
-                    failed.add(sentence.id)
-                    summary.failed += 1
-                    summary.errors.append(f"sentence {sentence.id}: {answer}")
-                continue
-            answers[sentence.id][sample] = (key, answer)
-            if all(a is not None for a in answers[sentence.id]) and sentence.id not in failed:
-                summary.asked += 1
-                _finish(store, run, sentence, answers, prompts, config, summary, memory)
-            if progress:
-                rate = summary.asked / max(time.perf_counter() - started, 1e-9)
-                progress(summary.done, summary.total,
-                         f"{rate:.2f} sent/s, {summary.parse_failures} parse failures")
-    summary.seconds = time.perf_counter() - started
-    remaining, _ = pending(store, run)
-    if not remaining:
-        _set_status(store, run, "finished")
+    started, status = time.perf_counter(), "failed"
+    try:
+        pool = _pool(store, config) if config.neighbours or config.memory else []
+        neighbours = _neighbours(store, todo, pool, config.neighbours)
+        memory = Memory(pool) if config.memory else None
+        yield _progressed(summary, started)
+        for offset in range(0, len(todo), batch):
+            chunk = [_InFlight(s, p, r, [request_key(backend.model, q) for q in r], [None] * len(r))
+                     for s in todo[offset : offset + batch]
+                     for p in [_prompt_for(prompt, neighbours.get(s.id))]
+                     for r in [requests_for(s, p, config)]]
+            yield from _ask(store, run, backend, chunk, config, summary, memory, started)
+        status = "partial" if pending(store, run)[0] else "finished"
+    except GeneratorExit:
+        status = "cancelled"
+        raise
+    finally:
+        summary.seconds = time.perf_counter() - started
+        store.annotations.set_status(run, status)
+    yield Ended(summary, status)
+
+
+def _ask(store: Store, run: int, backend: Backend, chunk: list[_InFlight], config: RunConfig,
+         summary: RunSummary, memory: Memory | None, started: float) -> Iterator[Event]:
+    """Commit what the store already answers, ask the teacher the rest, commit as answers come."""
+    for item in chunk:
+        item.answers = [from_store(store, key) for key in item.keys]
+        if item.complete:
+            summary.from_store += 1
+            _finish(store, run, item, config, summary, memory)
+            yield _progressed(summary, started)
+    jobs = [(item, i) for item in chunk if not item.complete
+            for i, answer in enumerate(item.answers) if answer is None]
+    for index, answer in _answers(backend, [item.requests[i] for item, i in jobs]):
+        item, sample = jobs[index]
+        if isinstance(answer, BackendError):
+            if answer.fatal:  # the teacher is gone: stop; what is done stays
+                raise answer
+            if not item.failed:
+                item.failed = True
+                summary.failed += 1
+                summary.errors.append(f"sentence {item.sentence.id}: {answer}")
+                yield SentenceFailed(item.sentence.id, str(answer))
+            continue
+        item.answers[sample] = answer
+        if item.complete and not item.failed:
+            summary.asked += 1
+            _finish(store, run, item, config, summary, memory)
+            yield _progressed(summary, started)
+
+
+def _progressed(summary: RunSummary, started: float) -> Progressed:
+    rate = summary.asked / max(time.perf_counter() - started, 1e-9)
+    return Progressed(summary.done, summary.total, summary.asked, summary.from_store,
+                      summary.parse_failures, summary.failed, rate)
+
+
+def annotate(store: Store, run: int, backend: Backend, prompt: Prompt, config: RunConfig,
+             progress: Advance | None = None, limit: int | None = None,
+             batch: int = 32) -> RunSummary:
+    """`annotate_events` run to its end; `progress(done, total, note)` after each sentence."""
+    summary = RunSummary(run, 0)
+    for event in annotate_events(store, run, backend, prompt, config, limit, batch):
+        if isinstance(event, Progressed) and progress:
+            progress(event.done, event.total, event.note)
+        elif isinstance(event, Ended):
+            summary = event.summary
     return summary
 
 
-def _set_status(store: Store, run: int, status: str) -> None:
-    store.db.execute("update annotation_runs set status = ?, finished = ? where id = ?",
-                     [status, now() if status != "running" else None, run])
-
-
-def _finish(store: Store, run: int, sentence: StoredSentence, answers: dict, prompts: dict,
-            config: RunConfig, summary: RunSummary, memory: Memory | None) -> None:
-    example_ids = [e.sentence_id for e in prompts[sentence.id].examples]
-    status = record(store, run, sentence, answers[sentence.id], example_ids, config.vote, memory)
+def _finish(store: Store, run: int, item: _InFlight, config: RunConfig, summary: RunSummary,
+            memory: Memory | None) -> None:
+    example_ids = [e.sentence_id for e in item.prompt.examples]
+    answers = list(zip(item.keys, item.answers, strict=True))
+    status = record(store, run, item.sentence, answers, example_ids, config.vote, memory)
     summary.parse_failures += status in FAILED
     summary.done += 1
 
@@ -298,21 +359,6 @@ def _prompt_for(prompt: Prompt, neighbours: list[StoredSentence] | None) -> Prom
     from core.prompts import example_of
 
     return replace(prompt, examples=[example_of(s) for s in neighbours])
-
-
-def open_backend(name: str, model: str = "", base_url: str | None = None,
-                 concurrency: int = 4, timeout: float = 60.0) -> Backend:
-    """The teacher named on the command line."""
-    if name == "llama-cpp":
-        from models.llama_backend import LlamaBackend
-
-        return LlamaBackend(model or None)
-    if name == "openai":
-        from models.openai_backend import OpenAIBackend
-
-        return OpenAIBackend(model or "gpt-4-0125-preview", base_url=base_url,
-                             concurrency=concurrency, timeout=timeout)
-    raise ValueError(f"unknown backend {name!r}; use llama-cpp or openai")
 
 
 def import_llm_output(store: Store, path: str, subset: str, prompt: str = "standard",
@@ -362,19 +408,13 @@ def import_llm_output(store: Store, path: str, subset: str, prompt: str = "stand
                                           float(item.get("latency_s", 0.0)))))
     digest = hashlib.sha256(data).hexdigest()[:16]
     subset_row = corpora.resolve_subset(store, subset)
-    row = store.db.execute("select id from annotation_runs where backend = 'import' and"
-                           " prompt_hash = ? and subset_id = ?", [digest, subset_row]).fetchone()
+    run = store.annotations.imported(subset_row, digest)
     with store.transaction():
-        if row:
-            run = row[0]
-        else:
-            run = store.db.execute(
-                "insert into annotation_runs(name, subset_id, backend, model, prompt,"
-                " template_version, prompt_hash, params, status, created)"
-                " values (?, ?, 'import', ?, ?, 'import', ?, ?, 'finished', ?)",
-                [name or source.stem, subset_row, model or source.name, f"{prompt}-import",
-                 digest, dumps({"file": str(source)}), now()],
-            ).lastrowid
+        if run is None:
+            run = store.annotations.create(
+                name=name or source.stem, subset_id=subset_row, backend="import",
+                model=model or source.name, prompt=f"{prompt}-import", template_version="import",
+                prefix_hash=None, params={"file": str(source)}, status="finished", source_digest=digest)
         for sentence, completion in rows:
             record(store, run, sentence, [(f"import:{digest}:{sentence.id}", completion)], [])
     return run, len(rows)

@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from core import ENTITY_TYPES
+from common.errors import NerdError
+from common.tags import ENTITY_TYPES, continues, detect_scheme, iob1_to_iob2
 
 DOCSTART = "-DOCSTART-"
 
 
-class CorpusError(ValueError):
+class CorpusError(NerdError, ValueError):
     """A corpus file is malformed; the message reads `file:line: what is wrong. what to do`."""
 
     def __init__(self, source: str, line: int | None, problem: str, hint: str = "") -> None:
@@ -58,7 +59,7 @@ def parse_conll(
 ) -> list[Sentence]:
     """Parse 2- or 4-column CoNLL; tags come back as IOB2 whatever the file used."""
     if scheme not in {"auto", "iob1", "iob2"}:
-        raise ValueError(f"unknown tag scheme {scheme!r}: use auto, iob1 or iob2")
+        raise CorpusError(source, None, f"unknown tag scheme {scheme!r}", "Use auto, iob1 or iob2.")
     allowed = set(types)
     sentences: list[Sentence] = []
     tag_lines: list[list[int]] = []
@@ -107,7 +108,7 @@ def parse_conll(
     if not sentences:
         raise CorpusError(source, None, "no sentences found",
                           "Is this a CoNLL file (TOKEN ... TAG per line)?")
-    used = _detect_scheme([s.tags or [] for s in sentences]) if scheme == "auto" else scheme
+    used = detect_scheme([s.tags or [] for s in sentences]) if scheme == "auto" else scheme
     for sentence, numbers in zip(sentences, tag_lines, strict=True):
         sentence.tags = (
             iob1_to_iob2(sentence.tags or [])
@@ -128,29 +129,10 @@ def _check_tag(tag: str, allowed: set[str], source: str, number: int) -> None:
         )
 
 
-def _detect_scheme(tag_seqs: list[list[str]]) -> str:
-    """IOB1 starts entities with I- and uses B- only between two touching entities."""
-    opens_with_i = opens_with_b = False
-    for tags in tag_seqs:
-        prev = "O"
-        for tag in tags:
-            if tag != "O" and not _continues(prev, tag):
-                if tag.startswith("I-"):
-                    opens_with_i = True
-                elif prev == "O" or prev[2:] != tag[2:]:
-                    opens_with_b = True
-            prev = tag
-    return "iob1" if opens_with_i and not opens_with_b else "iob2"
-
-
-def _continues(prev: str, tag: str) -> bool:
-    return tag.startswith("I-") and prev != "O" and prev[2:] == tag[2:]
-
-
 def _checked_iob2(tags: list[str], numbers: list[int], source: str) -> list[str]:
     prev = "O"
     for tag, number in zip(tags, numbers, strict=True):
-        if tag.startswith("I-") and not _continues(prev, tag):
+        if tag.startswith("I-") and not continues(prev, tag):
             raise CorpusError(
                 source, number,
                 f"{tag} follows {prev}: an I- tag must continue a {tag[2:]} entity opened by B-{tag[2:]}",
@@ -158,17 +140,6 @@ def _checked_iob2(tags: list[str], numbers: list[int], source: str) -> list[str]
             )
         prev = tag
     return list(tags)
-
-
-def iob1_to_iob2(tags: list[str]) -> list[str]:
-    out: list[str] = []
-    prev = "O"
-    for tag in tags:
-        if tag.startswith("I-") and not _continues(prev, tag):
-            tag = "B-" + tag[2:]
-        out.append(tag)
-        prev = tag
-    return out
 
 
 def write_conll(sentences: Iterable[Sentence], out: IO[str]) -> int:
@@ -192,16 +163,3 @@ def write_jsonl(sentences: Iterable[Sentence], out: IO[str]) -> int:
         out.write(json.dumps(record, ensure_ascii=False) + "\n")
         count += 1
     return count
-
-
-def spans(tags: list[str]) -> list[tuple[int, int, str]]:
-    """Entity spans (start, end exclusive, type) of a valid IOB2 sequence."""
-    found: list[tuple[int, int, str]] = []
-    start, kind = -1, ""
-    for i, tag in enumerate([*tags, "O"]):
-        if start >= 0 and not (tag.startswith("I-") and tag[2:] == kind):
-            found.append((start, i, kind))
-            start = -1
-        if tag.startswith("B-") or (tag.startswith("I-") and start < 0):
-            start, kind = i, tag[2:]
-    return found

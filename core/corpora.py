@@ -6,7 +6,6 @@ A subset records its seed and its exact sentence ids, so any experiment can be r
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -15,15 +14,22 @@ from pathlib import Path
 
 from rich.table import Table
 
-from core.conll import CorpusError, Sentence, read_conll, read_text, spans
-from core.store import Store, dumps, now
+from common.errors import NerdError
+from common.tags import spans
+from core.conll import CorpusError, Sentence, read_conll, read_text
+from core.store import Store, dumps
+from core.store.corpora import StoredSentence
 from core.text import article_sentences
 
 Progress = Callable[[int, int], None]
 
 
-class NotFound(LookupError):
+class NotFound(NerdError, LookupError):
     """A named dataset, subset or run does not exist; the message lists what does."""
+
+
+class SubsetError(NerdError, ValueError):
+    """A subset can't be drawn as asked (too few sentences, a name taken); the message says why."""
 
 
 @dataclass
@@ -40,38 +46,14 @@ def _hash(data: bytes) -> str:
 
 
 def _existing(store: Store, name: str, content_hash: str) -> ImportResult | None:
-    row = store.db.execute(
-        "select id, name, n_sentences from datasets where content_hash = ?", [content_hash]
-    ).fetchone()
-    if row:
-        return ImportResult(row[0], row[1], row[2], added=False)
-    if store.db.execute("select 1 from datasets where name = ?", [name]).fetchone():
+    if found := store.corpora.dataset_by_hash(content_hash):
+        return ImportResult(found.id, found.name, found.n_sentences, added=False)
+    if store.corpora.dataset_by_name(name):
         raise CorpusError(
             name, None, "a dataset of that name already exists with other content",
             "Choose another --name.",
         )
     return None
-
-
-def _insert(store: Store, name: str, kind: str, source: str, content_hash: str,
-            scheme: str, sentences: list[Sentence], texts: list[str | None]) -> int:
-    with store.transaction() as db:
-        cursor = db.execute(
-            "insert into datasets(name, kind, source, content_hash, scheme, n_sentences, created)"
-            " values (?, ?, ?, ?, ?, ?, ?)",
-            [name, kind, source, content_hash, scheme, len(sentences), now()],
-        )
-        dataset_id = cursor.lastrowid
-        db.conn.executemany(
-            "insert into sentences(dataset_id, position, doc, category, text, tokens, gold_tags,"
-            " n_tokens) values (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                (dataset_id, i, s.doc, s.category, text, dumps(s.tokens),
-                 dumps(s.tags) if s.tags is not None else None, len(s.tokens))
-                for i, (s, text) in enumerate(zip(sentences, texts, strict=True))
-            ),
-        )
-    return dataset_id
 
 
 def import_conll(store: Store, path: str | Path, name: str, scheme: str = "auto") -> ImportResult:
@@ -83,8 +65,8 @@ def import_conll(store: Store, path: str | Path, name: str, scheme: str = "auto"
     if found := _existing(store, name, content_hash):
         return found
     sentences = read_conll(path, scheme=scheme)
-    dataset_id = _insert(store, name, "conll", str(path), content_hash, "IOB2", sentences,
-                         [" ".join(s.tokens) for s in sentences])
+    dataset_id = store.corpora.add_dataset(name, "conll", str(path), content_hash, "IOB2", sentences,
+                                           [" ".join(s.tokens) for s in sentences])
     return ImportResult(dataset_id, name, len(sentences), added=True)
 
 
@@ -121,25 +103,23 @@ def import_text(store: Store, folder: str | Path, name: str,
                 sentences.append(Sentence(tokens, None, doc=doc, category=category))
         if progress:
             progress(i, len(contents))
-    dataset_id = _insert(store, name, "text", str(folder), digest.hexdigest(), "", sentences,
-                         [" ".join(s.tokens) for s in sentences])
+    dataset_id = store.corpora.add_dataset(name, "text", str(folder), digest.hexdigest(), "",
+                                           sentences, [" ".join(s.tokens) for s in sentences])
     return ImportResult(dataset_id, name, len(sentences), added=True, skipped_duplicates=duplicates)
 
 
-def _named(store: Store, table: str, name: str, hint: str) -> int:
-    row = store.db.execute(f"select id from {table} where name = ?", [name]).fetchone()
-    if not row:
-        known = [r[0] for r in store.db.execute(f"select name from {table} order by id")]
-        raise NotFound(f"no {table[:-1]} named {name!r}; known: {', '.join(known) or hint}")
-    return row[0]
-
-
 def dataset_id(store: Store, name: str) -> int:
-    return _named(store, "datasets", name, "none (nerd import)")
+    if found := store.corpora.dataset_by_name(name):
+        return found.id
+    known = ", ".join(store.corpora.dataset_names()) or "none (nerd import)"
+    raise NotFound(f"no dataset named {name!r}; known: {known}")
 
 
 def subset_id(store: Store, name: str) -> int:
-    return _named(store, "subsets", name, "none (nerd sample)")
+    if found := store.corpora.subset_by_name(name):
+        return found.id
+    known = ", ".join(store.corpora.subset_names()) or "none (nerd sample)"
+    raise NotFound(f"no subset named {name!r}; known: {known}")
 
 
 def sample(store: Store, dataset: str, name: str, size: int, seed: int = 13,
@@ -154,112 +134,77 @@ def sample(store: Store, dataset: str, name: str, size: int, seed: int = 13,
               "min_tokens": min_tokens, "require_entities": require_entities}
     if not shuffle:
         params["order"] = "dataset"
-    row = store.db.execute("select id, params from subsets where name = ?", [name]).fetchone()
-    if row:
-        if json.loads(row[1]) != params:
-            raise ValueError(
-                f"subset {name!r} exists with other parameters {row[1]}; choose another --name"
-            )
-        return row[0]
+    if (recorded := _recorded(store, name, params, "; choose another --name")) is not None:
+        return recorded
     ds = dataset_id(store, dataset)
     excluded: set[int] = set()
     for other in exclude:
-        excluded.update(
-            r[0] for r in store.db.execute(
-                "select sentence_id from subset_sentences where subset_id = ?",
-                [subset_id(store, other)],
-            )
-        )
+        excluded.update(store.corpora.subset_sentence_ids(subset_id(store, other)))
     candidates = []
-    for sid, n_tokens, gold in store.db.execute(
-        "select id, n_tokens, gold_tags from sentences where dataset_id = ? order by position", [ds]
-    ):
-        if sid in excluded or n_tokens < min_tokens:
+    for sentence in store.corpora.dataset_sentences(ds):
+        if sentence.id in excluded or len(sentence.tokens) < min_tokens:
             continue
-        if require_entities and not (gold and spans(json.loads(gold))):
+        if require_entities and not (sentence.gold and spans(sentence.gold)):
             continue
-        candidates.append(sid)
+        candidates.append(sentence.id)
     if size > len(candidates):
-        raise ValueError(
+        raise SubsetError(
             f"{dataset!r} has {len(candidates)} eligible sentences, fewer than --size {size}"
         )
     chosen = random.Random(seed).sample(candidates, size) if shuffle else candidates[:size]
-    return _record_subset(store, name, ds, seed, params, chosen)
+    return store.corpora.add_subset(name, ds, seed, params, chosen)
 
 
-def _record_subset(store: Store, name: str, dataset: int, seed: int, params: dict,
-                   ids: list[int]) -> int:
-    with store.transaction() as db:
-        cursor = db.execute(
-            "insert into subsets(name, dataset_id, seed, size, params, created) values (?, ?, ?, ?, ?, ?)",
-            [name, dataset, seed, len(ids), dumps(params), now()],
-        )
-        new_id = cursor.lastrowid
-        db.conn.executemany(
-            "insert into subset_sentences(subset_id, sentence_id, position) values (?, ?, ?)",
-            ((new_id, sid, i) for i, sid in enumerate(ids)),
-        )
-    return new_id
+def _recorded(store: Store, name: str, params: dict, hint: str = "") -> int | None:
+    """The subset of that name when it was drawn with these parameters; an error when not."""
+    found = store.corpora.subset_by_name(name)
+    if found is None:
+        return None
+    if found.params != params:
+        raise SubsetError(f"subset {name!r} exists with other parameters {dumps(found.params)}{hint}")
+    return found.id
 
 
 def head(store: Store, subset: str, name: str, size: int) -> int:
     """The first `size` sentences of a subset, as a subset of its own (for quick runs)."""
     params = {"from": subset, "first": size}
-    row = store.db.execute("select id, params from subsets where name = ?", [name]).fetchone()
-    if row:
-        if json.loads(row[1]) != params:
-            raise ValueError(f"subset {name!r} exists with other parameters {row[1]}")
-        return row[0]
-    source = resolve_subset(store, subset)
-    dataset = store.db.execute("select dataset_id from subsets where id = ?", [source]).fetchone()[0]
-    ids = [s.id for s in subset_sentences(store, source)][:size]
-    return _record_subset(store, name, dataset, 0, params, ids)
+    if (recorded := _recorded(store, name, params)) is not None:
+        return recorded
+    source = store.corpora.subset(resolve_subset(store, subset))
+    assert source is not None
+    ids = store.corpora.subset_sentence_ids(source.id)[:size]
+    return store.corpora.add_subset(name, source.dataset_id, 0, params, ids)
 
 
-def whole_dataset_subset(store: Store, dataset: str) -> int:
-    """A dataset used where a subset is expected: a subset of every sentence, named alike."""
+def ensure_whole_dataset_subset(store: Store, dataset: str) -> int:
+    """A dataset used where a subset is expected: a subset of every sentence, named alike.
+
+    This writes: the first use records the subset (so its sentence ids are fixed from then on).
+    """
     try:
         return subset_id(store, dataset)
     except NotFound:
-        count = store.db.execute(
-            "select count(*) from sentences where dataset_id = ?", [dataset_id(store, dataset)]
-        ).fetchone()[0]
+        count = store.corpora.count_sentences(dataset_id(store, dataset))
         return sample(store, dataset, dataset, count, seed=0, shuffle=False)
 
 
 def resolve_subset(store: Store, name: str) -> int:
-    """A subset by name, or a whole dataset of that name."""
+    """A subset by name, or a whole dataset of that name (recorded as a subset on first use)."""
     try:
         return subset_id(store, name)
     except NotFound:
         try:
-            return whole_dataset_subset(store, name)
+            return ensure_whole_dataset_subset(store, name)
         except NotFound:
-            subsets = [r[0] for r in store.db.execute("select name from subsets order by id")]
-            datasets = [r[0] for r in store.db.execute("select name from datasets order by id")]
+            subsets = ", ".join(store.corpora.subset_names()) or "none"
+            datasets = ", ".join(store.corpora.dataset_names()) or "none"
             raise NotFound(
-                f"no subset or dataset named {name!r}; subsets: {', '.join(subsets) or 'none'};"
-                f" datasets: {', '.join(datasets) or 'none'}"
+                f"no subset or dataset named {name!r}; subsets: {subsets}; datasets: {datasets}"
             ) from None
 
 
-@dataclass
-class StoredSentence:
-    id: int
-    tokens: list[str]
-    gold: list[str] | None
-    doc: str | None
-    category: str | None
-
-
 def subset_sentences(store: Store, subset: int) -> Iterator[StoredSentence]:
-    for sid, tokens, gold, doc, category in store.db.execute(
-        "select s.id, s.tokens, s.gold_tags, s.doc, s.category from subset_sentences ss"
-        " join sentences s on s.id = ss.sentence_id where ss.subset_id = ? order by ss.position",
-        [subset],
-    ):
-        yield StoredSentence(sid, json.loads(tokens), json.loads(gold) if gold else None, doc,
-                             category)
+    return store.corpora.subset_sentences(subset)
 
 
 def entity_counts(tag_seqs: list[list[str]]) -> Counter[str]:
@@ -280,24 +225,20 @@ class Stats:
 
 def stats(store: Store) -> list[Stats]:
     """Sentences, tokens and gold entities per dataset and per subset."""
+    owners = [("dataset", d.name, store.corpora.dataset_sentences(d.id))
+              for d in store.corpora.datasets()]
+    owners += [("subset", s.name, store.corpora.subset_sentences(s.id))
+               for s in store.corpora.subsets()]
     rows: list[Stats] = []
-    queries = [
-        ("dataset", "select id, name from datasets order by id",
-         "select tokens, gold_tags from sentences where dataset_id = ?"),
-        ("subset", "select id, name from subsets order by id",
-         "select s.tokens, s.gold_tags from subset_sentences ss join sentences s"
-         " on s.id = ss.sentence_id where ss.subset_id = ?"),
-    ]
-    for kind, list_sql, rows_sql in queries:
-        for owner, name in store.db.execute(list_sql).fetchall():
-            n_sent = n_tok = 0
-            gold: list[list[str]] = []
-            for tokens, tags in store.db.execute(rows_sql, [owner]):
-                n_sent += 1
-                n_tok += len(json.loads(tokens))
-                if tags:
-                    gold.append(json.loads(tags))
-            rows.append(Stats(name, kind, n_sent, n_tok, entity_counts(gold)))
+    for kind, name, sentences in owners:
+        n_sent = n_tok = 0
+        gold: list[list[str]] = []
+        for sentence in sentences:
+            n_sent += 1
+            n_tok += len(sentence.tokens)
+            if sentence.gold:
+                gold.append(sentence.gold)
+        rows.append(Stats(name, kind, n_sent, n_tok, entity_counts(gold)))
     return rows
 
 

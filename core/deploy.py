@@ -10,11 +10,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.errors import NerdError
+from common.tags import spans
 from core import corpora
-from core.conll import read_conll, spans
+from core.conll import read_conll
 from core.evaluate import Report, evaluate
 from core.store import Store
 from core.text import article_sentences, tokenize
+
+
+class DeployError(NerdError, FileNotFoundError):
+    """No model or labelled data to ship from; the message says what is missing and what to do."""
 
 
 def checkpoint_dir(store: Store | None, ref: str) -> Path:
@@ -22,22 +28,15 @@ def checkpoint_dir(store: Store | None, ref: str) -> Path:
     path = Path(ref)
     if (path / "config.json").is_file():
         return path
-    if store is not None:
-        from core.layers import run_id
-
-        try:
-            run = run_id(store, ref, "training_runs")
-        except corpora.NotFound:
-            run = None
-        if run is not None:
-            folder = store.db.execute("select checkpoint_dir from training_runs where id = ?",
-                                      [run]).fetchone()[0]
-            model = Path(folder) / "model"
-            if (model / "config.json").is_file():
-                return model
-            raise FileNotFoundError(f"training run {run} has no finished model in {model};"
-                                    " finish it with the same `nerd train` command")
-    raise FileNotFoundError(f"{ref}: neither a checkpoint dir (with config.json) nor a training run")
+    run = store.training.find(ref) if store is not None else None
+    found = store.training.run(run) if store is not None and run is not None else None
+    if found is not None:
+        model = Path(found.checkpoint_dir or "") / "model"
+        if (model / "config.json").is_file():
+            return model
+        raise DeployError(f"training run {found.id} has no finished model in {model};"
+                          " finish it with the same `nerd train` command")
+    raise DeployError(f"{ref}: neither a checkpoint dir (with config.json) nor a training run")
 
 
 def held_out(store: Store | None, subset: str, limit: int) -> tuple[list[list[str]], list[list[str]]]:
@@ -69,7 +68,7 @@ def export_onnx(store: Store | None, ref: str, out: Path, int8: bool = False,
     result = onnx_export.export(checkpoint, out, words or FALLBACK_CHECK)
     if int8:
         dev_words, dev_gold = held_out(store, check_subset, dev_limit)
-        result = onnx_export.quantize(out, dev_words, dev_gold)
+        result = onnx_export.quantize(out, dev_words, lambda tags: evaluate(dev_gold, tags).micro_f1)
     return result
 
 
@@ -98,7 +97,7 @@ def evaluate_bundle(bundle: Path, conll: Path | None = None, threads: int | None
     else:
         words, gold = held_out(store, subset, 10**9)
         if not words:
-            raise FileNotFoundError(f"no labelled subset {subset!r} in the store to evaluate on")
+            raise DeployError(f"no labelled subset {subset!r} in the store to evaluate on")
     predicted = tagger.tag(list(words))
     finished = time.perf_counter()
     return Evaluation(evaluate(list(gold), predicted), len(words), finished - loaded, loaded - started)

@@ -7,7 +7,13 @@ from dataclasses import asdict, dataclass, field
 
 from seqeval.scheme import IOB2, Entities
 
-from core import ENTITY_TYPES
+from common.errors import NerdError
+from common.tables import markdown_table
+from common.tags import ENTITY_TYPES
+
+
+class ScoringError(NerdError, ValueError):
+    """Gold and predicted tags that can't be compared; the message says where they differ."""
 
 
 @dataclass
@@ -43,10 +49,10 @@ def evaluate(gold: list[list[str]], predicted: list[list[str]], strict: bool = T
     scikit-learn import `seqeval.metrics` pulls in, a second of every `nerd eval`.
     """
     if len(gold) != len(predicted):
-        raise ValueError(f"{len(gold)} gold sentences but {len(predicted)} predicted")
+        raise ScoringError(f"{len(gold)} gold sentences but {len(predicted)} predicted")
     for i, (g, p) in enumerate(zip(gold, predicted, strict=True)):
         if len(g) != len(p):
-            raise ValueError(f"sentence {i}: {len(g)} gold tags but {len(p)} predicted")
+            raise ScoringError(f"sentence {i}: {len(g)} gold tags but {len(p)} predicted")
     if not strict:
         return _lenient(gold, predicted)
     true, found = Entities(gold, IOB2), Entities(predicted, IOB2)
@@ -117,13 +123,8 @@ def table_rows(reports: dict[str, Report]) -> list[tuple[str, str, list[str]]]:
 
 
 def to_markdown(reports: dict[str, Report], title: str = "") -> str:
-    header = ["", "Metric", *reports]
-    lines = [f"### {title}", ""] if title else []
-    lines.append("| " + " | ".join(header) + " |")
-    lines.append("| --- | --- | " + " | ".join("---:" for _ in reports) + " |")
-    for group, metric, cells in table_rows(reports):
-        lines.append("| " + " | ".join([group, metric, *cells]) + " |")
-    return "\n".join(lines) + "\n"
+    rows = [[group, metric, *cells] for group, metric, cells in table_rows(reports)]
+    return markdown_table(["", "Metric", *reports], rows, "ll" + "r" * len(reports), title)
 
 
 def to_json(reports: dict[str, Report]) -> str:

@@ -12,12 +12,13 @@ import csv
 import io
 import statistics
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
+from common.tables import markdown_table
 from core import layers, presets
 from core.schedules import PAPER_SCHEDULES
 from core.store import Store
-from core.training import TrainConfig, train
+from core.training import TrainConfig, TrainingError, train
 
 
 @dataclass
@@ -56,8 +57,9 @@ def phase2_groups(sources: Sources) -> dict[str, tuple[str, list[str], list[str]
 
 def jobs(experiment: str, sources: Sources, preset: str = "paper", seeds: int = 5,
          only: list[str] | None = None, decays: tuple[bool, ...] = (True, False),
-         base: TrainConfig | None = None) -> list[Job]:
-    base = base or TrainConfig()
+         base: dict | None = None) -> list[Job]:
+    """Every job of the experiment; `base` holds explicit settings, which win over the preset."""
+    base = base or {}
     if experiment == "phase2":
         plan = phase2_groups(sources)
     elif experiment == "phase3":
@@ -66,19 +68,20 @@ def jobs(experiment: str, sources: Sources, preset: str = "paper", seeds: int = 
                        [] if spec == "pure-distilled" else [sources.original])
                 for spec in PAPER_SCHEDULES}
     else:
-        raise ValueError(f"unknown experiment {experiment!r}; use phase2 or phase3")
+        raise TrainingError(f"unknown experiment {experiment!r}; use phase2 or phase3")
     if only:
         unknown = set(only) - set(plan)
         if unknown:
-            raise ValueError(f"--only {', '.join(sorted(unknown))}: not in {experiment};"
+            raise TrainingError(f"--only {', '.join(sorted(unknown))}: not in {experiment};"
                              f" choose from {', '.join(plan)}")
         plan = {k: v for k, v in plan.items() if k in only}
     out = []
     for group, (schedule, distilled, original) in plan.items():
         for decay in decays:
             for seed in range(1, seeds + 1):
-                config = presets.apply(replace(base, schedule=schedule, distilled=distilled,
-                                               original=original, seed=seed), preset, decay)
+                config = presets.config(preset, decay, **{**base, "schedule": schedule,
+                                                          "distilled": distilled, "original": original,
+                                                          "seed": seed})
                 out.append(Job(experiment, group, decay, seed, config))
     return out
 
@@ -108,11 +111,10 @@ def results(store: Store, queue: list[Job], test: str = "conll-test") -> list[Ro
     """Mean ± std over seeds of micro P/R/F1 and per-type F1, for finished jobs."""
     grouped: dict[tuple[str, bool], list[dict[str, float]]] = {}
     for job in queue:
-        row = store.db.execute("select id from training_runs where name = ? and status = 'finished'"
-                               " order by id desc limit 1", [job.name]).fetchone()
-        if not row:
+        run = store.training.finished_named(job.name)
+        if run is None:
             continue
-        (report,) = layers.score(store, test, "gold", [f"pred:{row[0]}"]).values()
+        (report,) = layers.score(store, test, "gold", [f"pred:{run}"]).values()
         values = {"precision": report.precision, "recall": report.recall,
                   "micro_f1": report.micro_f1}
         values |= {k: report.per_type[k].f1 if k in report.per_type else 0.0 for k in METRICS[3:]}
@@ -128,13 +130,9 @@ def results(store: Store, queue: list[Job], test: str = "conll-test") -> list[Ro
 
 def to_markdown(rows: list[Row], title: str) -> str:
     header = ["group", "LR decay", "runs", "P", "R", "micro F1", "LOC F1", "MISC F1", "ORG F1", "PER F1"]
-    lines = [f"### {title}", "", "| " + " | ".join(header) + " |",
-             "| --- | --- | ---: | " + " | ".join("---:" for _ in METRICS) + " |"]
-    for row in rows:
-        cells = [f"{row.scores[m][0]:.3f} ± {row.scores[m][1]:.3f}" for m in METRICS]
-        lines.append(f"| {row.group} | {'yes' if row.decay else 'no'} | {row.runs} | "
-                     + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    cells = [[row.group, "yes" if row.decay else "no", str(row.runs),
+              *(f"{row.scores[m][0]:.3f} ± {row.scores[m][1]:.3f}" for m in METRICS)] for row in rows]
+    return markdown_table(header, cells, "llr" + "r" * len(METRICS), title)
 
 
 def to_csv(rows: list[Row]) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from core import ENTITY_TYPES
+from common.tags import ENTITY_TYPES
 
 _WORDY = re.compile(r"\w")
 

@@ -9,8 +9,7 @@ teacher's dict and aligned back: the ceiling of any dict-answering teacher) and
 
 from __future__ import annotations
 
-import json
-
+from common.errors import NerdError
 from core.align import align, entities_of
 from core.corpora import NotFound, StoredSentence, resolve_subset, subset_id, subset_sentences
 from core.evaluate import Report, evaluate
@@ -20,7 +19,7 @@ from core.store import Store
 Layer = dict[int, list[str]]
 
 
-class LayerError(ValueError):
+class LayerError(NerdError, ValueError):
     """An unknown or empty layer; the message lists the forms that exist."""
 
 
@@ -28,38 +27,21 @@ FORMS = "gold, run:N, review:N, pred:N, roundtrip, lexicon:SUBSET"
 
 
 def run_id(store: Store, ref: str, table: str = "annotation_runs") -> int:
-    """A run by id or name; 'latest' is the newest."""
-    if ref in ("", "latest"):
-        row = store.db.execute(f"select id from {table} order by id desc limit 1").fetchone()
-    elif ref.isdigit():
-        row = store.db.execute(f"select id from {table} where id = ?", [int(ref)]).fetchone()
-    else:
-        row = store.db.execute(
-            f"select id from {table} where name = ? order by id desc limit 1", [ref]
-        ).fetchone()
-    if not row:
-        kind = "annotation run" if table == "annotation_runs" else "training run"
-        raise NotFound(f"no {kind} {ref or 'yet'!r}")
-    return row[0]
+    """A run by id or name; 'latest' is the newest. `table`: annotation_runs or training_runs."""
+    annotation = table == "annotation_runs"
+    found = (store.annotations if annotation else store.training).find(ref)
+    if found is None:
+        raise NotFound(f"no {'annotation' if annotation else 'training'} run {ref or 'yet'!r}")
+    return found
 
 
-def _stored(store: Store, sql: str, owner: int, wanted: set[int]) -> Layer:
-    return {
-        sid: json.loads(tags)
-        for sid, tags in store.db.execute(sql, [owner])
-        if sid in wanted and tags is not None
-    }
+def _only(layer: Layer, wanted: set[int]) -> Layer:
+    return {sid: tags for sid, tags in layer.items() if sid in wanted}
 
 
 def reviewed(store: Store, run: int, wanted: set[int]) -> Layer:
     """The run's tags with each sentence's latest review applied."""
-    layer = _stored(store, "select sentence_id, tags from annotations where run_id = ?", run, wanted)
-    for sid, tags in store.db.execute(
-        "select sentence_id, tags from reviews where run_id = ? order by id", [run]
-    ):
-        if sid in wanted and tags is not None:
-            layer[sid] = json.loads(tags)
-    return layer
+    return _only({**store.annotations.tags(run), **store.reviews.latest_tags(run)}, wanted)
 
 
 def lexicon(sentences: list[StoredSentence], source: list[StoredSentence]) -> Layer:
@@ -75,13 +57,11 @@ def load(store: Store, spec: str, sentences: list[StoredSentence]) -> Layer:
     if kind == "gold":
         layer = {s.id: s.gold for s in sentences if s.gold is not None}
     elif kind == "run":
-        layer = _stored(store, "select sentence_id, tags from annotations where run_id = ?",
-                        run_id(store, ref), wanted)
+        layer = _only(store.annotations.tags(run_id(store, ref)), wanted)
     elif kind == "review":
         layer = reviewed(store, run_id(store, ref), wanted)
     elif kind == "pred":
-        layer = _stored(store, "select sentence_id, tags from predictions where training_run_id = ?",
-                        run_id(store, ref, "training_runs"), wanted)
+        layer = _only(store.training.predictions(run_id(store, ref, "training_runs")), wanted)
     elif kind == "roundtrip":
         layer = {
             s.id: align(s.tokens, [(k, t) for k, ts in entities_of(s.tokens, s.gold).items()

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+from common.tags import spans
 from core.align import align, entities_of
-from core.conll import spans
 
 
 class Memory:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.corpora import StoredSentence
 from core.store import Store
+from core.store.corpora import StoredSentence
 
 MODEL_KEY = "minilm-mean-v1"
 
@@ -18,20 +18,13 @@ def embeddings(store: Store, sentences: list[StoredSentence], encoder: str = "")
     """One row a sentence; computed once per sentence and kept in the store."""
     from models.encoder import embed
 
-    known = {
-        sid: np.frombuffer(blob, dtype=np.float32)
-        for sid, blob in store.db.execute(
-            "select sentence_id, vector from embeddings where model = ?", [_key(encoder)])
-    }
+    known = store.embeddings.vectors(_key(encoder))
     missing = [s for s in sentences if s.id not in known]
     if missing:
         vectors = embed([" ".join(s.tokens) for s in missing], encoder or None)
-        with store.transaction() as db:
-            db.conn.executemany(
-                "insert or replace into embeddings(sentence_id, model, vector) values (?, ?, ?)",
-                ((s.id, _key(encoder), v.astype(np.float32).tobytes()) for s, v in zip(missing, vectors,
-                                                                                       strict=True)))
-        known.update({s.id: v.astype(np.float32) for s, v in zip(missing, vectors, strict=True)})
+        computed = {s.id: v.astype(np.float32) for s, v in zip(missing, vectors, strict=True)}
+        store.embeddings.save(_key(encoder), computed)
+        known.update(computed)
     return np.stack([known[s.id] for s in sentences]) if sentences else np.zeros((0, 384), np.float32)
 
 

@@ -15,7 +15,7 @@ import re
 import warnings
 from dataclasses import dataclass, field
 
-from core import ENTITY_TYPES
+from common.tags import ENTITY_TYPES
 
 # Long or plural type names models use instead of the CoNLL tags (keys upper-cased, no spaces).
 _ALIASES = {

@@ -6,7 +6,7 @@ Each step is idempotent, so running the job again after a crash picks up where i
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
@@ -42,7 +42,7 @@ def import_defaults(store: Store, data: Path, console: Console | None = None) ->
 def sample_defaults(store: Store) -> list[str]:
     """The paper's subsets, drawn disjointly and seeded."""
     made = []
-    have = {r[0] for r in store.db.execute("select name from datasets")}
+    have = set(store.corpora.dataset_names())
     for name, dataset, size, exclude, min_tokens in PAPER_SUBSETS:
         if dataset in have:
             corpora.sample(store, dataset, name, size, SEED, list(exclude), min_tokens)
@@ -82,13 +82,11 @@ def run_demo(store: Store, data: Path, console: Console, options: DemoOptions | 
     summary: list[tuple[str, evaluate.Report | None, str]] = [
         ("teacher (Gemma 270M, 8 nearest-neighbour examples)", teacher.report,
          f"{teacher.sentences} distill sentences, {teacher.seconds:.2f} s each")]
-    from core import deploy, training
-    from core.presets import apply
+    from core import deploy, presets, training
 
-    config = apply(training.TrainConfig(
-        distilled=[f"distill-first-{options.annotate}@run:{run}"], original=["original-1000"],
-        schedule="simple-mix", dev="conll-dev", dev_limit=300, test="conll-test"), "cpu")
-    config = replace(config, epochs=options.epochs)
+    config = presets.config("cpu", distilled=[f"distill-first-{options.annotate}@run:{run}"],
+                            original=["original-1000"], schedule="simple-mix", dev="conll-dev",
+                            dev_limit=300, test="conll-test", epochs=options.epochs)
     with bar("train (simple mix)") as advance:
         trained = training.train(store, config, "demo", progress=advance)
     (student,) = layers.score(store, "conll-test", "gold", [f"pred:{trained}"]).values()
@@ -114,7 +112,8 @@ def run_demo(store: Store, data: Path, console: Console, options: DemoOptions | 
 
 def annotate_sample(store: Store, console: Console, size: int, model: str = "") -> int:
     """The first `size` sentences of distill-1000, labelled by the embedded teacher."""
-    from core.annotate import RunConfig, annotate, build_prompt, open_backend, open_run, small_teacher
+    from core.annotate import RunConfig, annotate, build_prompt, open_run, small_teacher
+    from models.backends import open_backend
 
     corpora.head(store, "distill-1000", f"distill-first-{size}", size)
     backend = open_backend("llama-cpp", model)
@@ -122,8 +121,8 @@ def annotate_sample(store: Store, console: Console, size: int, model: str = "") 
     # The small-teacher setting uses the human-labelled pool twice (nearest-neighbour examples
     # and its entity strings), which lifts the 270M teacher's F1 from 0.20 to 0.67
     # (bench/results/teacher.md).
-    config = small_teacher(RunConfig(f"distill-first-{size}", backend.name, backend.model, "standard",
-                                     pool="original-1000"))
+    config = small_teacher(RunConfig(subset=f"distill-first-{size}", backend=backend.name,
+                                     model=backend.model, pool="original-1000"))
     run = open_run(store, config, prompt)
     with bar(f"annotate {size} sentences") as advance:
         summary = annotate(store, run, backend, prompt, config, progress=advance)

@@ -10,9 +10,9 @@ batch 4 in random order; the higher rate with warm-up makes up for the fewer ste
 
 from __future__ import annotations
 
-from dataclasses import replace
+from typing import Any
 
-from core.training import TrainConfig
+from core.training import TrainConfig, TrainingError
 
 PRESETS: dict[str, dict] = {
     "paper": {"batch_size": 4, "lr": 1e-5, "epochs": 20, "lr_schedule": "decay", "bucket": False},
@@ -21,11 +21,16 @@ PRESETS: dict[str, dict] = {
 }
 
 
-def apply(config: TrainConfig, preset: str, decay: bool | None = None) -> TrainConfig:
-    """The preset's settings; `decay` False turns the paper's ×0.95 into a constant rate."""
+def config(preset: str, decay: bool | None = None, **explicit: Any) -> TrainConfig:
+    """The preset's settings first, then every explicit value that is not None.
+
+    `decay` False turns the paper's ×0.95 a epoch into a constant rate (unless `lr_schedule`
+    is given explicitly).
+    """
     if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; use one of: {', '.join(PRESETS)}")
-    config = replace(config, **PRESETS[preset])
-    if decay is False and config.lr_schedule == "decay":
-        config = replace(config, lr_schedule="constant")
-    return config
+        raise TrainingError(f"unknown preset {preset!r}; use one of: {', '.join(PRESETS)}")
+    settings = dict(PRESETS[preset])
+    if decay is False and settings.get("lr_schedule") == "decay":
+        settings["lr_schedule"] = "constant"
+    settings.update({k: v for k, v in explicit.items() if v is not None})
+    return TrainConfig(**settings)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
@@ -17,9 +17,12 @@ from rich.progress import (
 
 console = Console(stderr=True)
 
+# What `bar` yields and long jobs accept: advance(done, total=None, info="").
+Advance = Callable[..., None]
+
 
 @contextmanager
-def bar(description: str, total: int | None = None) -> Iterator:
+def bar(description: str, total: int | None = None) -> Iterator[Advance]:
     """Yields `advance(done, total)`; quiet when stderr is not a terminal."""
     progress = Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from common.errors import NerdError
 from core.parse import format_answer
 from models.llm import Request
 
@@ -22,7 +23,7 @@ VERSION = "v1"
 EXAMPLES_DEFAULT = "examples-paper.json"
 
 
-class PromptError(ValueError):
+class PromptError(NerdError, ValueError):
     """A bad examples file or template; the message names the file and field."""
 
 

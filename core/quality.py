@@ -5,11 +5,11 @@ Parse failures, unmatched (hallucinated) entity strings, tokens and time per sen
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from rich.table import Table
 
+from common.tables import markdown_table
 from core import evaluate
 from core.annotate import FAILED
 from core.layers import run_id
@@ -39,49 +39,25 @@ class RunQuality:
 
 
 def run_quality(store: Store, run: int) -> RunQuality:
-    prompt, model = store.db.execute(
-        "select prompt, model from annotation_runs where id = ?", [run]).fetchone()
-    rows = store.db.execute(
-        "select a.tags, a.parse_status, a.entities, a.unmatched, a.prompt_tokens,"
-        " a.completion_tokens, a.latency_s, s.gold_tags from annotations a"
-        " join sentences s on s.id = a.sentence_id where a.run_id = ? order by a.sentence_id", [run],
-    ).fetchall()
-    gold, predicted = [], []
-    failures = entities = unmatched = 0
-    prompt_tokens = completion_tokens = seconds = 0.0
-    for tags, status, found, missing, p_tok, c_tok, latency, gold_tags in rows:
-        failures += status in FAILED
-        entities += len(json.loads(found or "[]"))
-        unmatched += len(json.loads(missing or "[]"))
-        prompt_tokens += p_tok or 0
-        completion_tokens += c_tok or 0
-        seconds += latency or 0.0
-        if gold_tags:
-            gold.append(json.loads(gold_tags))
-            predicted.append(json.loads(tags))
-    n = max(len(rows), 1)
-    label = f"run {run} {prompt} ({model.rsplit('/', 1)[-1]})"
-    return RunQuality(run, label, len(rows), failures, entities, unmatched, prompt_tokens / n,
-                      completion_tokens / n, seconds / n,
-                      evaluate.evaluate(gold, predicted) if gold else None)
+    info = store.annotations.run(run)
+    answers = store.annotations.answers(run)
+    scored = [a for a in answers if a.gold]
+    n = max(len(answers), 1)
+    label = f"run {run} {info.prompt} ({info.model.rsplit('/', 1)[-1]})"
+    return RunQuality(
+        run, label, len(answers), sum(a.parse_status in FAILED for a in answers),
+        sum(len(a.entities) for a in answers), sum(len(a.unmatched) for a in answers),
+        sum(a.prompt_tokens for a in answers) / n, sum(a.completion_tokens for a in answers) / n,
+        sum(a.latency_s for a in answers) / n,
+        evaluate.evaluate([a.gold for a in scored], [a.tags for a in scored]) if scored else None)
 
 
 def companions(store: Store, ref: str = "latest") -> list[int]:
     """The run asked for, and beside it the latest run of the other prompt on the same subset."""
-    run = run_id(store, ref)
-    subset, prompt = store.db.execute(
-        "select subset_id, prompt from annotation_runs where id = ?", [run]).fetchone()
-    kind = prompt.split("-")[0]
-    other = store.db.execute(
-        "select id from annotation_runs where subset_id = ? and prompt not like ?"
-        " order by id desc limit 1", [subset, f"{kind}-%"],
-    ).fetchone()
-    runs = [run, other[0]] if other else [run]
-    return sorted(runs, key=lambda r: 0 if "standard" in _prompt(store, r) else 1)
-
-
-def _prompt(store: Store, run: int) -> str:
-    return store.db.execute("select prompt from annotation_runs where id = ?", [run]).fetchone()[0]
+    run = store.annotations.run(run_id(store, ref))
+    other = store.annotations.newest_other_prompt(run.subset_id, run.prompt.split("-")[0])
+    runs = [run.id, other] if other else [run.id]
+    return sorted(runs, key=lambda r: 0 if "standard" in store.annotations.run(r).prompt else 1)
 
 
 def quality_rows(runs: list[RunQuality]) -> list[tuple[str, list[str]]]:
@@ -106,7 +82,5 @@ def quality_table(runs: list[RunQuality]) -> Table:
 
 
 def quality_markdown(runs: list[RunQuality]) -> str:
-    lines = ["| | " + " | ".join(q.label for q in runs) + " |",
-             "| --- | " + " | ".join("---:" for _ in runs) + " |"]
-    lines += [f"| {name} | " + " | ".join(cells) + " |" for name, cells in quality_rows(runs)]
-    return "\n".join(lines) + "\n"
+    rows = [[name, *cells] for name, cells in quality_rows(runs)]
+    return markdown_table(["", *(q.label for q in runs)], rows, "l" + "r" * len(runs))

@@ -7,12 +7,12 @@ moment leaves the database holding exactly what the reviewer last saw.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from core.conll import spans
-from core.store import Store, dumps, now
+from common.tags import spans
+from core.corpora import NotFound
+from core.store import Store
 
 ACTIONS = ("label", "delete", "accept", "undo", "redo", "revert")
 REVERT = "revert"  # an undo back to the run's own tags: the sentence is unreviewed again
@@ -76,31 +76,20 @@ class ReviewSession:
 
     def __init__(self, store: Store, run_id: int) -> None:
         self.store, self.run_id = store, run_id
-        row = store.db.execute("select name from annotation_runs where id = ?", [run_id]).fetchone()
-        if not row:
-            raise LookupError(f"no annotation run {run_id}")
-        self.name: str = row[0] or ""
-        self.items: list[Item] = []
-        for row in store.db.execute(
-            "select s.id, s.tokens, s.gold_tags, a.tags, a.raw, a.reasoning, a.unmatched,"
-            " a.parse_status from annotation_runs r"
-            " join subset_sentences ss on ss.subset_id = r.subset_id"
-            " join sentences s on s.id = ss.sentence_id"
-            " join annotations a on a.run_id = r.id and a.sentence_id = s.id"
-            " where r.id = ? order by ss.position", [run_id],
-        ):
-            sid, tokens, gold, tags, raw, reasoning, unmatched, status = row
-            run_tags = json.loads(tags)
-            self.items.append(Item(sid, json.loads(tokens), json.loads(gold) if gold else None,
-                                   run_tags, raw or "", reasoning or "", json.loads(unmatched or "[]"),
-                                   status or "", list(run_tags)))
+        run = store.annotations.run(run_id)
+        if run is None:
+            raise NotFound(f"no annotation run {run_id}")
+        self.name: str = run.name
+        self.items: list[Item] = [
+            Item(s.id, s.tokens, s.gold, s.tags, s.raw, s.reasoning, s.unmatched, s.parse_status,
+                 list(s.tags))
+            for s in store.reviews.run_sentences(run_id)
+        ]
         self._by_id = {item.id: i for i, item in enumerate(self.items)}
-        for sid, tags, action in store.db.execute(
-            "select sentence_id, tags, action from reviews where run_id = ? order by id", [run_id]
-        ):
-            if sid in self._by_id and tags is not None:
+        for sid, review in store.reviews.latest(run_id).items():
+            if sid in self._by_id and review.tags is not None:
                 item = self.items[self._by_id[sid]]
-                item.tags, item.reviewed = json.loads(tags), action != REVERT
+                item.tags, item.reviewed = list(review.tags), review.action != REVERT
         self._undo: list[Change] = []
         self._redo: list[Change] = []
 
@@ -174,11 +163,7 @@ class ReviewSession:
 
     def _apply(self, item: Item, tags: list[str], reviewed: bool, action: str) -> None:
         """One row, committed at once (the store's connection is in autocommit mode)."""
-        self.store.db.execute(
-            "insert into reviews(run_id, sentence_id, tags, entities, action, created)"
-            " values (?, ?, ?, ?, ?, ?)",
-            [self.run_id, item.id, dumps(tags), dumps(entities(item.tokens, tags)), action, now()],
-        )
+        self.store.reviews.add(self.run_id, item.id, tags, entities(item.tokens, tags), action)
         item.tags, item.reviewed = list(tags), reviewed
 
     # -- navigation: the next index after `start` that matches, wrapping; None when none ------

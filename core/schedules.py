@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.errors import NerdError
+
 FORMS = "pure-distilled, pure-original, simple-mix, sigmoid:K, cosine, power:N, all"
 PAPER_SCHEDULES = (
     ["pure-distilled", "pure-original", "simple-mix"]
@@ -25,12 +27,16 @@ _PLAIN = ("pure-distilled", "pure-original", "simple-mix", "cosine", "all")
 _MARKERS = "ox+*#@%&=~$^:;?ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # one a line: the terminal plot has no colours
 
 
+class ScheduleError(NerdError, ValueError):
+    """A schedule spec or epoch count nerd can't use; the message lists the valid forms."""
+
+
 def _check(t: int, total: int) -> None:
     """Outside 0 <= t < T the formulas leave [0, 1] (power) or index from the end (lists)."""
     if total < 1:
-        raise ValueError(f"{total} epochs: a schedule needs at least 1")
+        raise ScheduleError(f"{total} epochs: a schedule needs at least 1")
     if not 0 <= t < total:
-        raise ValueError(f"epoch {t} is outside 0..{total - 1} (T = {total} epochs)")
+        raise ScheduleError(f"epoch {t} is outside 0..{total - 1} (T = {total} epochs)")
 
 
 @dataclass(frozen=True)
@@ -87,7 +93,7 @@ def parse_schedule(spec: str) -> Schedule:
             param = float("nan")
         if math.isfinite(param) and param > 0:
             return Schedule(kind, param)
-    raise ValueError(f"unknown schedule {spec!r}; use one of: {FORMS} (K and N positive numbers)")
+    raise ScheduleError(f"unknown schedule {spec!r}; use one of: {FORMS} (K and N positive numbers)")
 
 
 def _round(x: float) -> int:

@@ -4,6 +4,10 @@ Each epoch draws round(w0·|D|) distilled and round(w1·|O|) original sentences 
 shuffles them together; `blend="loss"` instead shows every sentence and weights the loss
 by w0 and w1. A checkpoint is written after every epoch, so an interrupted run resumes
 from the last one, and every epoch's metrics go to the store as they happen.
+
+`train_epochs` is the run as a generator of events (spaCy's `train_while_improving`): the
+CLI drives a progress bar from it, the TUI follows the store, and stopping the iteration
+stops the run after the batch in flight.
 """
 
 from __future__ import annotations
@@ -12,21 +16,27 @@ import json
 import math
 import random
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
+from common.errors import NerdError
 from core import corpora, layers
 from core.evaluate import evaluate
+from core.progress import Advance
 from core.schedules import epoch_sample, loss_weights, parse_schedule
-from core.store import Store, dumps, now
-
-Progress = Callable[[int, int, str], None]
+from core.store import Store
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class TrainConfig:
-    """Everything that decides the result; two runs with equal configs are the same run."""
+    """Everything a training run is given. Build one with `core.presets.config`.
+
+    Two runs of one name are the same run when the fields that change the trained model are
+    equal (`identity`): dev, dev_limit and test only measure it, and a field at its default
+    counts as absent, so a run made before a field existed still resumes.
+    """
 
     distilled: list[str] = field(default_factory=list)  # "SUBSET@LAYER", e.g. distill-1000@run:1
     original: list[str] = field(default_factory=list)  # subsets with gold tags
@@ -47,6 +57,45 @@ class TrainConfig:
     test: str = "conll-test"
 
 
+MEASURING_ONLY = {"dev", "dev_limit", "test"}
+_DEFAULTS = {f.name: (f.default_factory() if callable(f.default_factory) else f.default)
+             for f in fields(TrainConfig)}
+
+
+def identity(config: dict[str, Any]) -> dict[str, Any]:
+    """What makes two configs (as stored: JSON) the same run."""
+    plain = json.loads(json.dumps(config))
+    return {k: v for k, v in plain.items()
+            if k not in MEASURING_ONLY and (k not in _DEFAULTS or json.loads(json.dumps(_DEFAULTS[k])) != v)}
+
+
+@dataclass(frozen=True)
+class BatchDone:
+    epoch: int
+    epochs: int
+    batch: int
+    batches: int
+    loss: float  # running mean over the epoch so far
+
+    @property
+    def note(self) -> str:
+        return f"epoch {self.epoch + 1}/{self.epochs} loss {self.loss:.4f}"
+
+
+@dataclass(frozen=True)
+class EpochDone:
+    metrics: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TrainingEnded:
+    run: int
+    status: str  # finished | cancelled | failed
+
+
+TrainEvent = BatchDone | EpochDone | TrainingEnded
+
+
 @dataclass
 class Example:
     kind: str  # distilled | original
@@ -56,7 +105,7 @@ class Example:
     pieces: list[tuple[list[int], list[int]]] = field(default_factory=list)  # per window
 
 
-class TrainingError(ValueError):
+class TrainingError(NerdError, ValueError):
     """A training set-up that can't run; the message says which option to change."""
 
 
@@ -64,22 +113,19 @@ def _layer_examples(store: Store, spec: str, kind: str, only: str = "all") -> li
     subset, _, layer = spec.partition("@")
     subset_id = corpora.resolve_subset(store, subset)
     if layer in ("run:latest", "review:latest"):  # the newest run over this very subset
-        row = store.db.execute("select max(id) from annotation_runs where subset_id = ?",
-                               [subset_id]).fetchone()
-        if row[0] is None:
+        newest = store.annotations.newest_on_subset(subset_id)
+        if newest is None:
             raise TrainingError(f"{spec}: no annotation run over {subset} yet (nerd annotate {subset})")
-        layer = f"{layer.split(':')[0]}:{row[0]}"
+        layer = f"{layer.split(':')[0]}:{newest}"
     sentences = list(corpora.subset_sentences(store, subset_id))
     tags = layers.load(store, layer or "gold", sentences)
     if only != "all" and layer.startswith(("run:", "review:")):
         run = layers.run_id(store, layer.split(":", 1)[1])
         if only == "clean":
-            keep = {r[0] for r in store.db.execute(
-                "select sentence_id from annotations where run_id = ? and parse_status in"
-                " ('ok', 'repaired', 'truncated')", [run])}
+            keep = {a.sentence_id for a in store.annotations.answers(run)
+                    if a.parse_status in ("ok", "repaired", "truncated")}
         elif only == "reviewed":
-            keep = {r[0] for r in store.db.execute(
-                "select sentence_id from reviews where run_id = ?", [run])}
+            keep = set(store.reviews.latest(run))
         elif only.startswith("confident:"):
             keep = confident(store, run, float(only.split(":", 1)[1]))
         else:
@@ -98,14 +144,13 @@ def confident(store: Store, run: int, threshold: float) -> set[int]:
     A run without votes (one sample a sentence) keeps every sentence.
     """
     keep = set()
-    for sid, votes, entities in store.db.execute(
-            "select sentence_id, votes, entities from annotations where run_id = ?", [run]):
-        if votes is None:
-            keep.add(sid)
+    for answer in store.annotations.answers(run):
+        if answer.votes is None:
+            keep.add(answer.sentence_id)
             continue
-        share = {(k, t): n / total for k, t, n, total in json.loads(votes)}
-        if all(share.get(tuple(e), 0.0) >= threshold for e in json.loads(entities)):
-            keep.add(sid)
+        share = {(k, t): n / total for k, t, n, total in answer.votes}
+        if all(share.get(tuple(e), 0.0) >= threshold for e in answer.entities):
+            keep.add(answer.sentence_id)
     return keep
 
 
@@ -136,35 +181,57 @@ def batches(examples: list[tuple[list[int], list[int], float]], size: int, bucke
 
 
 def find_or_create(store: Store, config: TrainConfig, name: str, root: Path) -> int:
-    blob = dumps(asdict(config))
-    row = store.db.execute("select id from training_runs where config = ? and name = ?"
-                           " order by id desc limit 1", [blob, name]).fetchone()
-    if row:
-        return row[0]
-    run = store.db.execute(
-        "insert into training_runs(name, config, status, created) values (?, ?, 'running', ?)",
-        [name, blob, now()]).lastrowid
-    folder = root / f"train-{run}"
-    store.db.execute("update training_runs set checkpoint_dir = ? where id = ?", [str(folder), run])
-    return run
+    """The run of this name whose config has the same identity, else a new one."""
+    wanted = identity(asdict(config))
+    for run in store.training.named(name):
+        if identity(run.config) == wanted:
+            return run.id
+    return store.training.create(name, asdict(config), str(root))
 
 
 def train(store: Store, config: TrainConfig, name: str = "", root: Path | None = None,
-          progress: Progress | None = None, stop_after: int | None = None) -> int:
-    """Train (or resume) and return the training run id; `stop_after` epochs is for tests."""
-    import torch
+          progress: Advance | None = None) -> int:
+    """`train_epochs` run to its end; `progress(batch, batches, note)` after each batch."""
+    for event in train_epochs(store, config, name, root):
+        if isinstance(event, BatchDone) and progress:
+            progress(event.batch, event.batches, event.note)
+        elif isinstance(event, TrainingEnded):
+            return event.run
+    raise AssertionError("train_epochs ends with TrainingEnded")
 
-    from models import encoder as enc
 
+def train_epochs(store: Store, config: TrainConfig, name: str = "", root: Path | None = None
+                 ) -> Iterator[TrainEvent]:
+    """Train (or resume) one batch at a time; the last event names the run and its status."""
     schedule = parse_schedule(config.schedule)
     distilled, original = load_data(store, config)
     root = root or store.path.parent / "runs"
     run = find_or_create(store, config, name or f"{schedule.name}-seed{config.seed}", root)
-    folder, status = store.db.execute("select checkpoint_dir, status from training_runs where id = ?",
-                                      [run]).fetchone()
-    folder = Path(folder)
-    if status == "finished" and (folder / "model" / "config.json").is_file():
-        return run
+    record = store.training.run(run)
+    folder = Path(record.checkpoint_dir)
+    if record.status == "finished" and (folder / "model" / "config.json").is_file():
+        yield TrainingEnded(run, "finished")
+        return
+    status = "failed"
+    store.training.set_status(run, "running")
+    try:
+        yield from _epochs(store, config, run, folder, schedule, distilled, original)
+        status = "finished"
+    except GeneratorExit:
+        status = "cancelled"
+        raise
+    finally:
+        store.training.set_status(run, status)
+    yield TrainingEnded(run, status)
+
+
+def _epochs(store: Store, config: TrainConfig, run: int, folder: Path, schedule, distilled: list[Example],
+            original: list[Example]) -> Iterator[TrainEvent]:
+    import torch
+
+    from models import encoder as enc
+    from models.pieces import IGNORE, pad
+
     folder.mkdir(parents=True, exist_ok=True)
     path = enc.resolve(config.encoder)
     tokenizer = enc.load_tokenizer(path)
@@ -185,13 +252,11 @@ def train(store: Store, config: TrainConfig, name: str = "", root: Path | None =
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         first_epoch = state["epoch"] + 1
-        _save_metrics(store, state["metrics"])
+        store.training.save_epoch(state["metrics"])
     dev = _dev_sentences(store, config)
     step = sum(math.ceil(sum(len(e.pieces) for e, _ in plan) / config.batch_size)
                for plan in plans[:first_epoch])
     for epoch in range(first_epoch, config.epochs):
-        if stop_after is not None and epoch >= first_epoch + stop_after:
-            return run
         started = time.perf_counter()
         rng = random.Random(config.seed * 1000 + epoch)
         rows = [(ids, labels, weight) for e, weight in plans[epoch] for ids, labels in e.pieces]
@@ -202,10 +267,10 @@ def train(store: Store, config: TrainConfig, name: str = "", root: Path | None =
         for i, batch in enumerate(planned):
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(epoch, step)
-            ids = torch.tensor(enc.pad([b[0] for b in batch], tokenizer.pad_token_id or 0),
+            ids = torch.tensor(pad([b[0] for b in batch], tokenizer.pad_token_id or 0),
                                device=device)
-            labels = torch.tensor(enc.pad([b[1] for b in batch], enc.IGNORE), device=device)
-            mask = torch.tensor(enc.pad([[1] * len(b[0]) for b in batch], 0), device=device)
+            labels = torch.tensor(pad([b[1] for b in batch], IGNORE), device=device)
+            mask = torch.tensor(pad([[1] * len(b[0]) for b in batch], 0), device=device)
             logits = model(input_ids=ids, attention_mask=mask).logits
             loss = _weighted_loss(logits, labels, [b[2] for b in batch])
             optimizer.zero_grad()
@@ -214,9 +279,7 @@ def train(store: Store, config: TrainConfig, name: str = "", root: Path | None =
             step += 1
             total_loss += loss.item() * len(batch)
             seen += len(batch)
-            if progress:
-                progress(i + 1, len(planned),
-                         f"epoch {epoch + 1}/{config.epochs} loss {total_loss / seen:.4f}")
+            yield BatchDone(epoch, config.epochs, i + 1, len(planned), total_loss / seen)
         dev_f1 = _dev_f1(model, tokenizer, dev, config) if dev else None
         n_d = sum(1 for e, _ in plans[epoch] if e.kind == "distilled")
         row = {"training_run_id": run, "epoch": epoch, "loss": total_loss / max(seen, 1),
@@ -229,20 +292,12 @@ def train(store: Store, config: TrainConfig, name: str = "", root: Path | None =
         torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                     "epoch": epoch, "metrics": row}, partial)
         partial.replace(checkpoint)
-        _save_metrics(store, row)
+        store.training.save_epoch(row)
+        yield EpochDone(row)
     model.save_pretrained(folder / "model")
     tokenizer.save_pretrained(folder / "model")
     if config.test:
         store_predictions(store, run, model, tokenizer, config.test, config.max_length)
-    store.db.execute("update training_runs set status = 'finished', finished = ? where id = ?",
-                     [now(), run])
-    return run
-
-
-def _save_metrics(store: Store, row: dict) -> None:
-    store.db.execute(
-        f"insert or replace into epoch_metrics({', '.join(row)}) values ({', '.join('?' * len(row))})",
-        list(row.values()))
 
 
 def _plan(schedule, config: TrainConfig, epoch: int, distilled: list[Example],
@@ -304,13 +359,8 @@ def store_predictions(store: Store, run: int, model, tokenizer, subset: str, max
 
     sentences = list(corpora.subset_sentences(store, corpora.resolve_subset(store, subset)))
     tags = predict(model, tokenizer, [s.tokens for s in sentences], max_length=max_length)
-    with store.transaction() as db:
-        db.conn.executemany(
-            "insert or replace into predictions(training_run_id, sentence_id, tags) values (?, ?, ?)",
-            ((run, s.id, json.dumps(t)) for s, t in zip(sentences, tags, strict=True)))
+    store.training.save_predictions(run, ((s.id, t) for s, t in zip(sentences, tags, strict=True)))
 
 
 def metrics(store: Store, run: int) -> list[dict]:
-    cursor = store.db.execute("select * from epoch_metrics where training_run_id = ? order by epoch", [run])
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return store.training.metrics(run)

@@ -23,11 +23,12 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from core.paths import cache_dir
-from models.llm import BackendError, Completion, Request
+from common.paths import cache_dir
+from models.llm import BackendError, Completion, Request, one_at_a_time
 
 EMBEDDED_GGUF = "gemma3-270m-q4_k_m.gguf"
 
@@ -109,6 +110,10 @@ class InProcessLlama:
         return Completion(text, usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0),
                           time.perf_counter() - started, cached)
 
+    def complete_many(self, requests: list[Request]) -> Iterator[tuple[int, Completion | BackendError]]:
+        """One at a time, in order: llama.cpp reuses the previous prompt's cache."""
+        return one_at_a_time(self, requests)
+
     def close(self) -> None:
         self.llm.close() if hasattr(self.llm, "close") else None
 
@@ -154,6 +159,10 @@ class LlamaBackend:
 
     def complete(self, request: Request) -> Completion:
         return self._call(("complete", request))
+
+    def complete_many(self, requests: list[Request]) -> Iterator[tuple[int, Completion | BackendError]]:
+        """One at a time, in order; a crash (`LlamaCrashed`, fatal) is the last thing yielded."""
+        return one_at_a_time(self, requests)
 
     def close(self) -> None:
         if self._proc.poll() is None:

@@ -11,13 +11,14 @@ import json
 import logging
 import shutil
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from models.encoder import EncoderError, load_classifier, load_tokenizer, pad, windows
-from models.runtime import MODEL_FILE
+from models.encoder import EncoderError, load_classifier, load_tokenizer, windows
+from models.runtime import MODEL_FILE, onnx_feed
 
 CHECK_FILE = "nerd_export.json"
 
@@ -73,13 +74,12 @@ def compare(model, tokenizer, onnx_file: Path, sentences: list[list[str]]) -> Ex
     rows = [w.input_ids for words in sentences for w in windows(tokenizer, words)]
     for offset in range(0, len(rows), 32):
         chunk = rows[offset : offset + 32]
-        ids = np.array(pad(chunk, tokenizer.pad_token_id or 0), dtype=np.int64)
-        mask = np.array(pad([[1] * len(r) for r in chunk], 0), dtype=np.int64)
+        feed = onnx_feed(chunk, tokenizer.pad_token_id or 0, inputs)
+        ids, mask = feed["input_ids"], feed["attention_mask"]
         with torch.inference_mode():
             expected = model(input_ids=torch.from_numpy(ids),
                              attention_mask=torch.from_numpy(mask)).logits.numpy()
-        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-        got = session.run(None, {k: v for k, v in feed.items() if k in inputs})[0]
+        got = session.run(None, feed)[0]
         real = mask.astype(bool)
         worst = max(worst, float(np.abs(got - expected)[real].max()))
         agree += int((got.argmax(-1) == expected.argmax(-1))[real].sum())
@@ -87,18 +87,19 @@ def compare(model, tokenizer, onnx_file: Path, sentences: list[list[str]]) -> Ex
     return ExportCheck(len(sentences), total, worst, agree / max(total, 1))
 
 
-def quantize(out: str | Path, dev: list[list[str]], gold: list[list[str]]) -> ExportCheck:
-    """Dynamic int8 in place of model.onnx; per-channel or per-tensor, whichever keeps dev F1 best."""
+def quantize(out: str | Path, dev: list[list[str]], score: Callable[[list[list[str]]], float]
+             ) -> ExportCheck:
+    """Dynamic int8 in place of model.onnx; per-channel or per-tensor, whichever keeps the dev
+    score best. `score` rates the bundle's tags of the `dev` sentences (the caller's dev F1)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    from core.evaluate import evaluate
     from models.runtime import Tagger
 
     out = Path(out)
     fp32 = out / "model_fp32.onnx"
     if not fp32.exists():
         shutil.copyfile(out / MODEL_FILE, fp32)
-    baseline = evaluate(gold, Tagger(out).tag(dev)).micro_f1 if dev else None
+    baseline = score(Tagger(out).tag(dev)) if dev else None
     best: tuple[float, bool] | None = None
     for per_channel in (True, False):
         target = out / f"model_int8_{'pc' if per_channel else 'pt'}.onnx"
@@ -109,9 +110,9 @@ def quantize(out: str | Path, dev: list[list[str]], gold: list[list[str]]) -> Ex
         finally:
             root.setLevel(level)
         shutil.copyfile(target, out / MODEL_FILE)
-        score = evaluate(gold, Tagger(out).tag(dev)).micro_f1 if dev else 0.0
-        if best is None or score > best[0]:
-            best = (score, per_channel)
+        f1 = score(Tagger(out).tag(dev)) if dev else 0.0
+        if best is None or f1 > best[0]:
+            best = (f1, per_channel)
     shutil.copyfile(out / f"model_int8_{'pc' if best[1] else 'pt'}.onnx", out / MODEL_FILE)
     for leftover in out.glob("model_int8_*.onnx"):
         leftover.unlink()

@@ -2,7 +2,7 @@
 
 Sentences are sorted by length and batched, so padding stays small; each word takes the
 label of its first piece; sentences longer than the window are split into whole-word
-windows and stitched back, never cut.
+windows and stitched back, never cut (`models.pieces`, shared with training).
 """
 
 from __future__ import annotations
@@ -13,13 +13,22 @@ from pathlib import Path
 
 import numpy as np
 
-from models.encoder import Window, split_windows
+from common.errors import NerdError
+from models.pieces import Window, padded, tag_windows, word_windows
 
 MODEL_FILE = "model.onnx"
 
 
-class BundleError(ValueError):
+class BundleError(NerdError, ValueError):
     """The ONNX bundle can't be used; the message names the file and what to do."""
+
+
+def onnx_feed(rows: list[list[int]], pad: int, inputs: set[str]) -> dict[str, np.ndarray]:
+    """A session's feed for rows of piece ids: padded ids, the attention mask and, when the
+    model takes them (`inputs`), zero token types."""
+    ids, mask = (np.array(m, dtype=np.int64) for m in padded(rows, pad))
+    feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+    return {name: value for name, value in feed.items() if name in inputs}
 
 
 class Tagger:
@@ -70,36 +79,17 @@ class Tagger:
                               " tokenizers are supported")
         self.max_length = max_length
 
-    def _windows(self, words: list[str]) -> list[Window]:
-        if not words:
-            return split_windows([], self.cls, self.sep, self.max_length)
+    def _encode(self, words: list[str]) -> tuple[list[int], list[int | None]]:
         encoding = self.tokenizer.encode(words, is_pretokenized=True, add_special_tokens=False)
-        pieces: list[list[int]] = [[] for _ in words]
-        for piece, word in zip(encoding.ids, encoding.word_ids, strict=True):
-            if word is not None:
-                pieces[word].append(piece)
-        return split_windows([p or [self.unk] for p in pieces], self.cls, self.sep, self.max_length)
+        return encoding.ids, encoding.word_ids
+
+    def _best(self, rows: list[list[int]]) -> np.ndarray:
+        return self.session.run(None, onnx_feed(rows, self.pad, self.inputs))[0].argmax(-1)
+
+    def _windows(self, words: list[str]) -> list[Window]:
+        return word_windows(words, self._encode, self.cls, self.sep, self.unk, self.max_length)
 
     def tag(self, sentences: list[list[str]], batch_size: int = 32) -> list[list[str]]:
         """IOB2 tags for each sentence's words."""
-        from core.conll import iob1_to_iob2
-
-        items = [(s, w) for s, words in enumerate(sentences) for w in self._windows(words)]
-        order = sorted(range(len(items)), key=lambda i: len(items[i][1].input_ids))
-        tags = [["O"] * len(words) for words in sentences]
-        for offset in range(0, len(order), batch_size):
-            chunk = [items[i] for i in order[offset : offset + batch_size]]
-            width = max(len(w.input_ids) for _, w in chunk)
-            ids = np.full((len(chunk), width), self.pad, dtype=np.int64)
-            mask = np.zeros((len(chunk), width), dtype=np.int64)
-            for row, (_, window) in enumerate(chunk):
-                ids[row, : len(window.input_ids)] = window.input_ids
-                mask[row, : len(window.input_ids)] = 1
-            feed = {"input_ids": ids, "attention_mask": mask}
-            if "token_type_ids" in self.inputs:
-                feed["token_type_ids"] = np.zeros_like(ids)
-            best = self.session.run(None, feed)[0].argmax(-1)
-            for row, (sentence, window) in enumerate(chunk):
-                for k, position in enumerate(window.first_piece):
-                    tags[sentence][window.start + k] = self.labels[int(best[row, position])]
-        return [iob1_to_iob2(t) for t in tags]
+        return tag_windows([self._windows(words) for words in sentences], map(len, sentences),
+                           self._best, self.labels, batch_size)

@@ -40,7 +40,7 @@ def test_round_trip_of_gold():
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from core.conll import spans  # noqa: E402
+from common.tags import spans  # noqa: E402
 
 TYPES = st.sampled_from(["LOC", "MISC", "ORG", "PER", "weird"])
 
@@ -69,7 +69,7 @@ def _occurrences(tokens: list[str], text: str) -> int:
 @given(st.lists(st.tuples(WORDS, st.sampled_from(["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG"])),
                 min_size=1, max_size=15))
 def test_round_trip_recovers_gold_unless_a_string_recurs(pairs):
-    from core.conll import iob1_to_iob2
+    from common.tags import iob1_to_iob2
 
     tokens = [w for w, _ in pairs]
     gold = iob1_to_iob2([t for _, t in pairs])

@@ -46,8 +46,8 @@ def annotations(store: Store, run: int) -> list[tuple]:
 def test_llama_run_stores_every_answer_and_reuses_them(tiny, llama):
     prompt = build("standard")
     corpora.sample(tiny, "tiny", "two", 2, seed=3)
-    first = open_run(tiny, RunConfig("two", "llama-cpp", llama.model), prompt)
-    summary = annotate(tiny, first, llama, prompt, RunConfig("two", "llama-cpp", llama.model))
+    first = open_run(tiny, RunConfig(subset="two", backend="llama-cpp", model=llama.model), prompt)
+    summary = annotate(tiny, first, llama, prompt, RunConfig(subset="two", backend="llama-cpp", model=llama.model))
     assert (summary.asked, summary.from_store, summary.done, summary.total) == (2, 0, 2, 2)
     rows = annotations(tiny, first)
     assert len(rows) == 2 and all(r[1] for r in rows)
@@ -55,7 +55,7 @@ def test_llama_run_stores_every_answer_and_reuses_them(tiny, llama):
                              " where run_id = ?", [first]).fetchall()
     assert all(p > 300 and c > 0 and t > 0 for p, c, t in tokens)
     # The same requests in a run over the whole dataset are served from the store.
-    config = RunConfig("tiny", "llama-cpp", llama.model)
+    config = RunConfig(subset="tiny", backend="llama-cpp", model=llama.model)
     second = open_run(tiny, config, prompt)
     assert second != first
     summary = annotate(tiny, second, llama, prompt, config)
@@ -91,7 +91,7 @@ def test_openai_backend_against_real_llama_server(tiny, llama_server):
     backend = OpenAIBackend("gemma", base_url=llama_server, timeout=120, max_retries=1,
                             concurrency=2)
     prompt = build("standard")
-    config = RunConfig("tiny", "openai", backend.model)
+    config = RunConfig(subset="tiny", backend="openai", model=backend.model)
     run = open_run(tiny, config, prompt)
     summary = annotate(tiny, run, backend, prompt, config)
     assert summary.done == 5 and summary.failed == 0
@@ -104,7 +104,7 @@ def test_failing_teacher_leaves_run_resumable(tiny):
     with FaultServer(route=lambda request: "500") as broken:
         backend = OpenAIBackend("m", base_url=broken.base_url, max_retries=1, backoff=0.01,
                                 backoff_max=0.02)
-        config = RunConfig("tiny", "openai", "m")
+        config = RunConfig(subset="tiny", backend="openai", model="m")
         run = open_run(tiny, config, prompt)
         summary = annotate(tiny, run, backend, prompt, config)
     assert summary.failed == 5 and summary.done == 0 and "HTTP 500" in summary.errors[0]
@@ -169,3 +169,27 @@ def test_annotate_with_missing_model_is_a_clear_error(tmp_path):
                                        "--db", str(tmp_path / "d.db")])
     assert result.exit_code == 2
     assert "none.gguf: no such GGUF file" in result.output
+
+
+def test_events_say_where_a_run_stands_and_how_it_ended(tiny):
+    """A limit leaves it partial, stopping the iteration cancels it, the rest finishes it."""
+    from core.annotate import Ended, Progressed, annotate_events
+
+    prompt = build("standard")
+    config = RunConfig(subset="tiny", backend="openai", model="m")
+    status = lambda run: tiny.annotations.run(run).status  # noqa: E731
+    with FaultServer(route=lambda request: "ok", reply="{'PER': ['Peter Blackburn']}") as server:
+        backend = OpenAIBackend("m", base_url=server.base_url, concurrency=1)
+        run = open_run(tiny, config, prompt)
+        events = list(annotate_events(tiny, run, backend, prompt, config, limit=2))
+        assert [type(e) for e in events] == [Progressed, Progressed, Progressed, Ended]
+        assert [e.done for e in events[:3]] == [0, 1, 2] and events[-1].status == "partial"
+        assert status(run) == "partial"
+        events = annotate_events(tiny, run, backend, prompt, config)
+        assert next(events).done == 2 and next(events).done == 3
+        assert status(run) == "running"
+        events.close()
+        assert status(run) == "cancelled" and tiny.annotations.count(run) == 3
+        *_, ended = annotate_events(tiny, run, backend, prompt, config)
+        assert (ended.status, ended.summary.done, ended.summary.asked) == ("finished", 5, 2)
+        assert status(run) == "finished"

@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from core.conll import CorpusError, parse_conll, read_conll, spans, write_conll, write_jsonl
+from common.tags import spans
+from core.conll import CorpusError, parse_conll, read_conll, write_conll, write_jsonl
 from tests.conftest import write_bad
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from core.experiments import Sources, jobs, results, run_queue, to_csv, to_markdown
-from core.training import TrainConfig
 from tests.test_training import project  # noqa: F401  (fixture)
 from tui.cli import main
 
@@ -32,10 +31,9 @@ def test_phase3_covers_every_pattern_and_only_filters():
 
 def test_queue_runs_resumes_and_tabulates(project):  # noqa: F811
     sources = Sources("dist@lexicon:orig", "dist@roundtrip", "orig")
-    base = TrainConfig(dev="", test="held")
+    base = {"dev": "", "test": "held", "epochs": 2}
     queue = jobs("phase2", sources, preset="cpu", seeds=2, only=["A", "D"], decays=(False,), base=base)
-    for job in queue:
-        job.config.epochs = 2
+    assert all(job.config.epochs == 2 and job.config.test == "held" for job in queue)  # base wins
     first = run_queue(project, queue)
     again = run_queue(project, queue)  # finished jobs are found, not trained again
     assert [run for _, run in first] == [run for _, run in again]

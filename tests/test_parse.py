@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core import ENTITY_TYPES
+from common.tags import ENTITY_TYPES
 from core.parse import Parsed, format_answer, parse_answer
 
 PAPER = "{'LOC': ['Houston'], 'PER': ['Orlando Miller', 'Todd Stottlemyre'], 'ORG': ['Houston Astros']}"

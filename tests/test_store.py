@@ -142,3 +142,26 @@ def test_old_file_is_migrated_keeping_its_data(tmp_path, conll_file, monkeypatch
         assert new.db["sentences"].count == 5
         assert "votes" in new.db["annotations"].columns_dict
         assert {"annotation_samples", "embeddings"} <= set(new.db.table_names())
+
+
+def test_corpus_lookups_never_write_and_resolve_records_the_whole_dataset(store, conll_file):
+    corpora.import_conll(store, conll_file, "tiny")
+    assert store.corpora.dataset_by_name("tiny").n_sentences == 5
+    assert store.corpora.subset_by_name("tiny") is None and store.corpora.subset_names() == []
+    assert store.db["subsets"].count == 0
+    subset = store.corpora.subset(corpora.resolve_subset(store, "tiny"))
+    assert subset.name == "tiny" and subset.params["order"] == "dataset"
+    everything = [s.id for s in store.corpora.dataset_sentences(subset.dataset_id)]
+    assert store.corpora.subset_sentence_ids(subset.id) == everything
+    assert corpora.resolve_subset(store, "tiny") == subset.id and store.db["subsets"].count == 1
+
+
+def test_embeddings_cache_round_trips(store, conll_file):
+    import numpy as np
+
+    corpora.import_conll(store, conll_file, "tiny")
+    first = next(store.corpora.dataset_sentences(store.corpora.dataset_by_name("tiny").id)).id
+    store.embeddings.save("m", {first: np.arange(3, dtype=np.float64)})
+    (vector,) = store.embeddings.vectors("m").values()
+    assert vector.dtype == np.float32 and vector.tolist() == [0.0, 1.0, 2.0]
+    assert store.embeddings.vectors("other") == {}

@@ -65,7 +65,7 @@ def test_nearest_neighbours_exclude_the_sentence_and_cache_embeddings(tiny):
 
 def test_vote_keeps_majority_entities_and_stores_samples(tiny):
     sentence = sentences(tiny)[0]  # EU rejects German call to boycott British lamb .
-    config = RunConfig("tiny", "import", "m", samples=3)
+    config = RunConfig(subset="tiny", backend="import", model="m", samples=3)
     run = open_run(tiny, config, build("standard"))
     answers = [("k1", Completion("{'ORG': ['EU'], 'MISC': ['German']}")),
                ("k2", Completion("{'ORG': ['EU'], 'MISC': ['British']}")),
@@ -87,7 +87,7 @@ def test_constrained_neighbour_voting_run_with_the_real_model(tiny, gguf):
     backend = LlamaBackend(gguf, n_ctx=4096)
     prompt = build("standard")
     corpora.sample(tiny, "tiny", "two", 2, seed=4)
-    config = RunConfig("two", backend.name, backend.model, neighbours=2, pool="tiny",
+    config = RunConfig(subset="two", backend=backend.name, model=backend.model, neighbours=2, pool="tiny",
                        constrained=True, samples=2)
     run = open_run(tiny, config, prompt)
     summary = annotate(tiny, run, backend, prompt, config)
@@ -144,7 +144,7 @@ def test_all_types_answers_list_every_type_in_a_fixed_order():
 
 def test_memory_goes_first_and_the_teacher_fills_the_rest(tiny):
     eu = sentences(tiny)[0]  # EU rejects German call to boycott British lamb .
-    config = RunConfig("tiny", "import", "m", pool="tiny", memory=True)
+    config = RunConfig(subset="tiny", backend="import", model="m", pool="tiny", memory=True)
     run = open_run(tiny, config, build("standard"))
     answer = [("k", Completion("{'LOC': ['German'], 'ORG': ['EU'], 'PER': ['lamb']}"))]
     record(tiny, run, eu, answer, [], memory=Memory(sentences(tiny)))
@@ -157,14 +157,17 @@ def test_memory_goes_first_and_the_teacher_fills_the_rest(tiny):
 
 def test_new_settings_open_new_runs_and_leave_older_runs_resumable(tiny):
     prompt = build("standard")
-    plain = open_run(tiny, RunConfig("tiny", "import", "m"), prompt)
+    plain = open_run(tiny, RunConfig(subset="tiny", backend="import", model="m"), prompt)
     params = json.loads(tiny.db.execute("select params from annotation_runs where id = ?", [plain]).fetchone()[0])
-    assert "memory" not in params and "all_types" not in params  # as written before these existed
-    small = open_run(tiny, small_teacher(RunConfig("tiny", "import", "m", pool="tiny")), prompt)
+    # A run as an older nerd wrote it, before these settings existed, still resumes.
+    older = {k: v for k, v in params.items() if k not in ("memory", "all_types")}
+    tiny.db.execute("update annotation_runs set params = ? where id = ?", [json.dumps(older), plain])
+    assert open_run(tiny, RunConfig(subset="tiny", backend="import", model="m"), prompt) == plain
+    small = open_run(tiny, small_teacher(RunConfig(subset="tiny", backend="import", model="m", pool="tiny")), prompt)
     assert small != plain
     params = json.loads(tiny.db.execute("select params from annotation_runs where id = ?", [small]).fetchone()[0])
     assert params["memory"] and params["all_types"] and params["neighbours"] == 8
-    assert open_run(tiny, small_teacher(RunConfig("tiny", "import", "m", pool="tiny")), prompt) == small
+    assert open_run(tiny, small_teacher(RunConfig(subset="tiny", backend="import", model="m", pool="tiny")), prompt) == small
 
 
 def test_small_teacher_without_a_pool_is_a_clear_error(tiny, tmp_path):

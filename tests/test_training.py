@@ -111,3 +111,31 @@ def test_kill_9_resumes_from_last_epoch(project, tmp_path):
     assert [e for e, _ in after] == list(range(6))
     assert after[: len(before)] == before  # finished epochs were not trained again
     assert runs == (1, "finished")
+
+
+def test_a_run_is_found_by_what_changes_the_model(project):
+    """Measuring settings (dev, dev-limit, test) and new fields at their default keep a run."""
+    import json
+
+    from core.training import find_or_create
+
+    root = project.path.parent / "runs"
+    run = find_or_create(project, TINY, "same", root)
+    assert find_or_create(project, replace(TINY, dev_limit=7, dev="", test=""), "same", root) == run
+    stored = project.training.run(run).config
+    older = {k: v for k, v in stored.items() if k != "bucket"}  # as if written before `bucket`
+    project.db.execute("update training_runs set config = ? where id = ?", [json.dumps(older), run])
+    assert find_or_create(project, TINY, "same", root) == run
+    assert find_or_create(project, replace(TINY, lr=1e-3), "same", root) != run
+    assert find_or_create(project, TINY, "other name", root) != run
+
+
+def test_presets_apply_first_and_explicit_values_win():
+    from core.presets import config
+
+    cpu = config("cpu", lr=3e-5, epochs=None)
+    assert (cpu.lr, cpu.epochs, cpu.batch_size, cpu.lr_schedule) == (3e-5, 20, 16, "linear")
+    assert config("paper", decay=False).lr_schedule == "constant"
+    assert config("paper", decay=False, lr_schedule="linear").lr_schedule == "linear"
+    with pytest.raises(TypeError):
+        TrainConfig("dist@run:1")  # keyword-only: no positional mix-ups

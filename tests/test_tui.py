@@ -235,7 +235,7 @@ async def test_cancel_stops_a_run_part_way_and_keeps_what_is_done(tmp_path):
             kept = annotated()
             assert 3 <= kept < 40
             assert f"cancelled, {kept} sentences kept" in screen_text(app)
-            assert screen.query_one(DataTable).get_row_at(0)[5:] == [f"{kept}/40", "running"]
+            assert screen.query_one(DataTable).get_row_at(0)[5:] == [f"{kept}/40", "cancelled"]
             await pilot.pause(0.3)
     assert annotated() == kept  # nothing more arrived after the stop
 

@@ -45,11 +45,10 @@ class NerdApp(App[None]):
         self.run_id = run if run is not None else self.latest_run()
 
     def latest_run(self) -> int | None:
-        row = self.store.db.execute("select max(id) from annotation_runs").fetchone()
-        return row[0]
+        return self.store.annotations.find("latest")
 
     def annotation_runs(self) -> list[int]:
-        return [r[0] for r in self.store.db.execute("select id from annotation_runs order by id")]
+        return self.store.annotations.ids()
 
     def on_mount(self) -> None:
         self.switch_mode("review")

@@ -3,34 +3,32 @@
 from __future__ import annotations
 
 import sys
+import traceback
 from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.markup import escape
 
-from core import corpora, evaluate, layers, paths
-from core.conll import CorpusError
-from core.prompts import PromptError
-from core.store import Store, StoreError
-from models.encoder import EncoderError
-from models.llm import BackendError
-from models.runtime import BundleError
+from common import paths
+from common.errors import NerdError
+from core import evaluate
+from core.store import Store
 
 out = Console()
 err = Console(stderr=True)
-USER_ERRORS = (CorpusError, corpora.NotFound, StoreError, paths.DataDirError,
-               layers.LayerError, PromptError, BackendError, EncoderError, BundleError, ValueError,
-               FileNotFoundError)
 
 
 class Nerd(click.Group):
-    """Prints a user error as one line naming the problem, never a traceback."""
+    """A user error (`NerdError`) is one line naming the problem, exit status 2; `--debug`
+    adds its traceback. Anything else is a bug: its traceback shows, exit status 1."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except USER_ERRORS as exc:
+        except NerdError as exc:
+            if ctx.find_root().params.get("debug"):
+                click.echo(traceback.format_exc(), err=True, nl=False)
             err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             sys.exit(2)
 
@@ -60,8 +58,9 @@ def open_store(db: Path | None) -> Store:
 
 
 @click.group(cls=Nerd, invoke_without_command=True)
+@click.option("--debug", is_flag=True, help="On an error, show its full traceback too.")
 @click.pass_context
-def main(ctx: click.Context) -> None:
+def main(ctx: click.Context, debug: bool) -> None:
     """nerd: distil an LLM's knowledge into a small, fast NER model. Alone: the app."""
     if ctx.invoked_subcommand is None:
         launch(paths.db_path(None), None)

@@ -6,24 +6,29 @@ date on open, never silently reinterpreted.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlite_utils
 
+from common.errors import NerdError
+from core.store.records import dumps, loads, now
+
+if TYPE_CHECKING:
+    from core.store.annotations import AnnotationRepository
+    from core.store.corpora import CorpusRepository
+    from core.store.embeddings import EmbeddingRepository
+    from core.store.labels import LabelRepository
+    from core.store.reviews import ReviewRepository
+    from core.store.training import TrainingRepository
+
+__all__ = ["Store", "StoreError", "dumps", "loads", "now"]
+
 SCHEMA_VERSION_KEY = "schema_version"
-
-
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def dumps(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False)
 
 
 def _v1(db: sqlite_utils.Database) -> None:
@@ -110,10 +115,31 @@ def _v2(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
+def _v3(db: sqlite_utils.Database) -> None:
+    """One meaning a column: `prompt_hash` was the prefix hash, the request key and a file digest."""
+    for sql in (
+        "alter table annotation_runs rename column prompt_hash to prefix_hash",
+        "alter table annotation_runs add column source_digest text",
+        "update annotation_runs set source_digest = prefix_hash, prefix_hash = null where backend = 'import'",
+        "alter table annotations rename column prompt_hash to request_key",
+        "drop index if exists idx_annotations_prompt_hash",
+        "create index idx_annotations_request_key on annotations(request_key)",
+        "alter table annotation_samples rename column prompt_hash to request_key",
+        "create index idx_annotation_samples_request_key on annotation_samples(request_key)",
+    ):
+        db.execute(sql)
 
 
-class StoreError(RuntimeError):
+def _v4(db: sqlite_utils.Database) -> None:
+    """A project's own entity types (`nerd labels load`); none saved means CoNLL-2003's four."""
+    db.execute("create table label_schemas (id integer primary key, schema text not null,"
+               " digest text not null, created text)")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
+
+
+class StoreError(NerdError, RuntimeError):
     """The project file can't be used as it is; the message says why and what to do."""
 
 
@@ -182,6 +208,42 @@ class Store:
 
     def close(self) -> None:
         self.db.conn.close()
+
+    @cached_property
+    def annotations(self) -> AnnotationRepository:
+        from core.store.annotations import AnnotationRepository
+
+        return AnnotationRepository(self)
+
+    @cached_property
+    def training(self) -> TrainingRepository:
+        from core.store.training import TrainingRepository
+
+        return TrainingRepository(self)
+
+    @cached_property
+    def corpora(self) -> CorpusRepository:
+        from core.store.corpora import CorpusRepository
+
+        return CorpusRepository(self)
+
+    @cached_property
+    def reviews(self) -> ReviewRepository:
+        from core.store.reviews import ReviewRepository
+
+        return ReviewRepository(self)
+
+    @cached_property
+    def embeddings(self) -> EmbeddingRepository:
+        from core.store.embeddings import EmbeddingRepository
+
+        return EmbeddingRepository(self)
+
+    @cached_property
+    def labels(self) -> LabelRepository:
+        from core.store.labels import LabelRepository
+
+        return LabelRepository(self)
 
     def __enter__(self) -> Store:
         return self

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from core import paths
+from common import paths
 from tui.commands.data import export
 from tui.shell import (
     db_option,

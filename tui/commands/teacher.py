@@ -10,6 +10,7 @@ from rich.markup import escape
 
 from core import annotate as annotation
 from core.progress import bar
+from models.backends import open_backend
 from tui.shell import (
     db_option,
     err,
@@ -61,18 +62,24 @@ def annotate_command(subset: str, backend: str, prompt: str, model: str, base_ur
     """Ask a teacher LLM for the entities of each sentence; resumes where it stopped."""
     store = open_store(db)
     built = annotation.build_prompt(store, prompt, examples)
-    teacher = annotation.open_backend(backend, model, base_url, concurrency, timeout)
-    config = annotation.RunConfig(subset, backend, teacher.model, prompt, examples, chat, name=name,
-                                  neighbours=neighbours, pool=pool, constrained=constrained,
-                                  samples=samples, vote=vote, memory=memory, all_types=all_types)
+    teacher = open_backend(backend, model, base_url, concurrency, timeout)
+    config = annotation.RunConfig(subset=subset, backend=backend, model=teacher.model, prompt=prompt,
+                                  examples=examples, chat=chat, name=name, neighbours=neighbours,
+                                  pool=pool, constrained=constrained, samples=samples, vote=vote,
+                                  memory=memory, all_types=all_types)
     if small_teacher:
         config = annotation.small_teacher(config)
-    run = annotation.open_run(store, config, built)
-    with bar(f"annotate run {run}") as advance:
-        summary = annotation.annotate(store, run, teacher, built, config, progress=advance,
-                                      limit=limit)
-    teacher.close()
-    out.print(f"run {run}: {summary.done}/{summary.total} sentences ({summary.asked} asked,"
+    try:
+        run = annotation.open_run(store, config, built)
+        with bar(f"annotate run {run}") as advance:
+            for event in annotation.annotate_events(store, run, teacher, built, config, limit=limit):
+                if isinstance(event, annotation.Progressed):
+                    advance(event.done, event.total, event.note)
+                elif isinstance(event, annotation.Ended):
+                    summary, status = event.summary, event.status
+    finally:
+        teacher.close()
+    out.print(f"run {run} {status}: {summary.done}/{summary.total} sentences ({summary.asked} asked,"
               f" {summary.from_store} from the store, {summary.parse_failures} parse failures)"
               f" in {summary.seconds:.1f} s")
     if summary.failed:

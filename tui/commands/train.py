@@ -45,19 +45,19 @@ def train_command(distilled: tuple[str, ...], original: tuple[str, ...], schedul
                   batch_size: int | None, lr: float | None, encoder: str, seed: int, dev: str,
                   dev_limit: int, test: str, name: str, db: Path | None) -> None:
     """Train the student with a blend schedule; an interrupted run resumes from its last epoch."""
-    from dataclasses import replace
-
     from core import presets, training
 
-    config = presets.apply(training.TrainConfig(
-        list(distilled), list(original), schedule, blend, distilled_filter, encoder, seed=seed,
-        dev=dev, dev_limit=dev_limit, test=test), preset, decay)
-    overrides = {k: v for k, v in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr))
-                 if v is not None}
-    config = replace(config, **overrides)
+    config = presets.config(preset, decay, distilled=list(distilled), original=list(original),
+                            schedule=schedule, blend=blend, distilled_filter=distilled_filter,
+                            encoder=encoder, seed=seed, dev=dev, dev_limit=dev_limit, test=test,
+                            epochs=epochs, batch_size=batch_size, lr=lr)
     store = open_store(db)
     with bar("train") as advance:
-        run = training.train(store, config, name, progress=advance)
+        for event in training.train_epochs(store, config, name):
+            if isinstance(event, training.BatchDone):
+                advance(event.batch, event.batches, event.note)
+            elif isinstance(event, training.TrainingEnded):
+                run = event.run
     out.print(training_table(training.metrics(store, run), run))
     if config.test:
         print_reports(layers.score(store, config.test, "gold", [f"pred:{run}"]),
@@ -83,19 +83,14 @@ def experiment(experiment: str, preset: str, seeds: int, only: tuple[str, ...], 
                epochs: int | None, conll_distilled: str, bbc_distilled: str, original: str,
                encoder: str, dry_run: bool, out_dir: Path, db: Path | None) -> None:
     """Run the paper's phase two (groups A-E) or phase three (blend patterns) as a resumable queue."""
-    from dataclasses import replace
-
-    from core import experiments, training
+    from core import experiments
 
     store = open_store(db)
-    base = training.TrainConfig(encoder=encoder)
     decays = {"both": (True, False), "on": (True,), "off": (False,)}[decay]
     queue = experiments.jobs(experiment, experiments.Sources(conll_distilled, bbc_distilled, original),
-                             preset, seeds, list(only) or None, decays, base)
-    if epochs:
-        for job in queue:
-            job.config = replace(job.config, epochs=epochs)
-    finished = {r[0] for r in store.db.execute("select name from training_runs where status = 'finished'")}
+                             preset, seeds, list(only) or None, decays,
+                             {"encoder": encoder, "epochs": epochs})
+    finished = store.training.finished_names()
     if dry_run:
         for job in queue:
             out.print(f"{'done' if job.name in finished else 'todo'}  {job.name}")

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING
-
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 from textual_plotext import PlotextPlot
 
 from core import evaluate, quality, training
 from core.store import Store
-
-if TYPE_CHECKING:
-    from tui.app import NerdApp
+from tui.screens.base import NerdScreen
 
 SHIPPING = "e: export the highlighted run to ONNX int8 and score it on conll-test"
 
@@ -41,10 +35,10 @@ def quality_rows(store: Store, run: int) -> tuple[list[str], list[tuple[str, str
 def training_rows(store: Store) -> list[tuple[str, ...]]:
     """Training runs, newest first: epochs done, last loss, best dev F1."""
     out = []
-    for run, name, status, config in store.db.execute(
-            "select id, name, status, config from training_runs order by id desc").fetchall():
+    for record in store.training.runs():
+        run, name, status = record.id, record.name, record.status
         epochs = training.metrics(store, run)
-        schedule = json.loads(config or "{}").get("schedule", "")
+        schedule = record.config.get("schedule", "")
         last = epochs[-1] if epochs else {}
         f1s = [e["dev_f1"] for e in epochs if e.get("dev_f1") is not None]
         out.append((str(run), name or "", schedule, status or "", str(len(epochs)),
@@ -53,7 +47,7 @@ def training_rows(store: Store) -> list[tuple[str, ...]]:
     return out
 
 
-class ReportsScreen(Screen[None]):
+class ReportsScreen(NerdScreen):
     """[ and ] pick the annotation run; the highlighted training run is plotted."""
 
     BINDINGS = [
@@ -66,10 +60,6 @@ class ReportsScreen(Screen[None]):
         Binding("e", "export", "Export+eval", tooltip="ONNX export + test score"),
     ]
     LIVE_SECONDS = 2.0  # a training run in another terminal shows up epoch by epoch
-
-    @property
-    def nerd(self) -> NerdApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         with TabbedContent(initial="quality"):
@@ -91,9 +81,7 @@ class ReportsScreen(Screen[None]):
 
     def follow_training(self) -> None:
         """Redraw the training tab while a run is still going: live loss and F1 curves."""
-        running = self.nerd.store.db.execute(
-            "select count(*) from training_runs where status = 'running'").fetchone()[0]
-        if running and self.query_one(TabbedContent).active == "training":
+        if self.nerd.store.training.any_running() and self.query_one(TabbedContent).active == "training":
             table = self.query_one("#training-table", DataTable)
             cursor = table.cursor_row
             self.show_training()

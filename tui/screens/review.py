@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from core.conll import spans
+from common.tags import spans
 from core.review import Item, ReviewSession
+from tui.screens.base import NerdScreen
 from tui.widgets.sentence import COLOURS, SentenceView, entity_style, legend
-
-if TYPE_CHECKING:
-    from tui.app import NerdApp
 
 MOVE = Binding.Group("Move", compact=True)
 HINT = "shift+←→ select · 1-4 label · j/k sentence · ? all keys"
 
 
-class ReviewScreen(Screen[None]):
+class ReviewScreen(NerdScreen):
     """Keys act on the sentence in view; `a` accepts it and moves on."""
 
     BINDINGS = [
@@ -56,10 +51,6 @@ class ReviewScreen(Screen[None]):
         self.anchor: int | None = None
         self.message = ""
 
-    @property
-    def nerd(self) -> NerdApp:
-        return self.app  # type: ignore[return-value]
-
     def compose(self) -> ComposeResult:
         with Vertical(id="review"):
             yield Static(id="review-status", classes="status")
@@ -79,9 +70,7 @@ class ReviewScreen(Screen[None]):
     def on_screen_resume(self) -> None:
         stale = self.session is None or self.session.run_id != self.nerd.run_id
         if not stale and self.session is not None:
-            count = self.nerd.store.db.execute(
-                "select count(*) from annotations where run_id = ?", [self.session.run_id]).fetchone()[0]
-            stale = count != len(self.session)
+            stale = self.nerd.store.annotations.count(self.session.run_id) != len(self.session)
         if stale:
             self.load()
 

@@ -1,37 +1,48 @@
 """The runs screen: the annotation runs, and a form that starts one in a background thread.
 
-The run itself is `core.annotate`, committed sentence by sentence; the worker only reports
-progress, so cancelling (or quitting) keeps every sentence already annotated.
+The run itself is `core.annotate.annotate_events`, committed sentence by sentence; the
+worker posts each event as a message, and cancelling (or quitting) stops the iteration, which
+keeps every sentence already annotated and marks the run cancelled.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
+from textual.message import Message
 from textual.widgets import Button, DataTable, Footer, Input, Label, ProgressBar, Select, Static
 from textual.worker import get_current_worker
 
 from core import annotate as annotation
+from core.corpora import SubsetError
 from core.store import Store
-
-if TYPE_CHECKING:
-    from tui.app import NerdApp
+from models.backends import open_backend
+from tui.screens.base import NerdScreen
 
 COLUMNS = ("id", "name", "subset", "backend", "prompt", "done", "status")
 
 
-class Cancelled(Exception):
-    """Raised inside the run's progress callback: the cooperative way to stop it."""
+class RunEvent(Message):
+    """An event of the annotation run in the worker, handed to the screen."""
+
+    def __init__(self, run: int, event: annotation.Event) -> None:
+        super().__init__()
+        self.run, self.event = run, event
+
+
+class RunOver(Message):
+    """The worker is done: the line to show."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
 
 
 @dataclass
@@ -47,16 +58,11 @@ class RunRequest:
 
 def run_rows(store: Store) -> list[tuple[int, str, str, str, str, str, str]]:
     """Every annotation run, newest first, with how many of its sentences are done."""
-    return [
-        (run, name or "", subset, backend, prompt, f"{done}/{size}", status or "")
-        for run, name, subset, backend, prompt, done, size, status in store.db.execute(
-            "select r.id, r.name, s.name, r.backend, r.prompt,"
-            " (select count(*) from annotations a where a.run_id = r.id), s.size, r.status"
-            " from annotation_runs r join subsets s on s.id = r.subset_id order by r.id desc")
-    ]
+    return [(r.id, r.name, r.subset, r.backend, r.prompt, f"{r.done}/{r.size}", r.status)
+            for r in store.annotations.overview()]
 
 
-class RunsScreen(Screen[None]):
+class RunsScreen(NerdScreen):
     """Enter on a run reviews it; the form below starts a new one."""
 
     BINDINGS = [
@@ -71,10 +77,6 @@ class RunsScreen(Screen[None]):
         self.busy = False
         self.stop = threading.Event()
         self.last_refresh = 0.0
-
-    @property
-    def nerd(self) -> NerdApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="runs"):
@@ -111,11 +113,9 @@ class RunsScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one(ProgressBar).display = False  # shown once a run starts
-        rows = self.nerd.store.db.execute(
-            "select s.name from annotation_runs r join subsets s on s.id = r.subset_id"
-            " order by r.id desc limit 1").fetchone() or self.nerd.store.db.execute(
-            "select name from subsets order by id limit 1").fetchone()
-        self.query_one("#subset", Input).value = rows[0] if rows else ""
+        store = self.nerd.store
+        self.query_one("#subset", Input).value = (store.annotations.newest_subset_name()
+                                                  or next(iter(store.corpora.subset_names()), ""))
         self.query_one(DataTable).focus()
 
     def on_screen_resume(self) -> None:
@@ -156,7 +156,7 @@ class RunsScreen(Screen[None]):
         value = {w.id: w.value for w in self.query(Input)}
         limit = value["limit"].strip()
         if not value["subset"].strip():
-            raise ValueError("name the subset (or dataset) to annotate")
+            raise SubsetError("name the subset (or dataset) to annotate")
         return RunRequest(str(self.query_one("#backend", Select).value),
                           str(self.query_one("#prompt", Select).value), value["subset"].strip(),
                           value["model"].strip(), value["base-url"].strip() or None,
@@ -201,41 +201,40 @@ class RunsScreen(Screen[None]):
         backend, run, message = None, None, ""
         try:
             prompt = annotation.build_prompt(store, request.prompt)
-            backend = annotation.open_backend(request.backend, request.model, request.base_url)
-            config = annotation.RunConfig(request.subset, request.backend, backend.model, request.prompt,
-                                          pool=request.pool)
+            backend = open_backend(request.backend, request.model, request.base_url)
+            config = annotation.RunConfig(subset=request.subset, backend=request.backend,
+                                          model=backend.model, prompt=request.prompt, pool=request.pool)
             if request.pool:
                 config = annotation.small_teacher(config)
             run = annotation.open_run(store, config, prompt)
-            todo, total = annotation.pending(store, run)
-            self.to_ui(self.progressed, run, total - len(todo), total, "")
-
-            def progress(done: int, total: int, note: str) -> None:
+            events = annotation.annotate_events(store, run, backend, prompt, config, request.limit)
+            for event in events:
                 if worker.is_cancelled or self.stop.is_set():
-                    raise Cancelled
-                self.to_ui(self.progressed, run, done, total, note)
-
-            summary = annotation.annotate(store, run, backend, prompt, config, progress, request.limit)
-            failed = f", {summary.failed} failed: {escape(summary.errors[0])}" if summary.failed else ""
-            message = (f"run {run}: {summary.done}/{summary.total} done ({summary.asked} asked,"
-                       f" {summary.parse_failures} parse failures){failed}")
-        except Cancelled:
-            done = store.db.execute("select count(*) from annotations where run_id = ?", [run]).fetchone()[0]
-            message = f"run {run}: cancelled, {done} sentences kept"
+                    events.close()  # the run is marked cancelled; what is done stays
+                    message = f"run {run}: cancelled, {store.annotations.count(run)} sentences kept"
+                    break
+                self.post_message(RunEvent(run, event))
+                if isinstance(event, annotation.Ended):
+                    summary = event.summary
+                    failed = (f", {summary.failed} failed: {escape(summary.errors[0])}"
+                              if summary.failed else "")
+                    message = (f"run {run}: {summary.done}/{summary.total} done ({summary.asked} asked,"
+                               f" {summary.parse_failures} parse failures){failed}")
         except Exception as exc:  # a bad subset, a missing model, a server gone: say so, stay up
             message = f"[red]error:[/] {escape(str(exc))}"
         finally:
             if backend is not None:
                 backend.close()
             store.close()
-        self.to_ui(self.finished, message)
+        self.post_message(RunOver(message))
 
-    def to_ui(self, callback: Callable[..., None], *args: object) -> None:
-        """Hand a UI update to the app's thread; a closed app means stop."""
-        try:
-            self.app.call_from_thread(callback, *args)
-        except RuntimeError as exc:
-            raise Cancelled from exc
+    def on_run_event(self, message: RunEvent) -> None:
+        if isinstance(message.event, annotation.Progressed):
+            event = message.event
+            self.progressed(message.run, event.done, event.total, event.note if event.asked else "")
+
+    def on_run_over(self, message: RunOver) -> None:
+        self.finished(message.text)
 
     def progressed(self, run: int, done: int, total: int, note: str) -> None:
         bar = self.query_one(ProgressBar)

@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from core.conll import spans
+from common.tags import spans
 
 COLOURS = {"PER": "#ff9ec4", "LOC": "#8fdc8f", "ORG": "#8ec5ff", "MISC": "#ffd36e"}
 OTHER = "#c8c8c8"  # a type outside CoNLL's four, should a run hold one

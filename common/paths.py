@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from common.errors import NerdError
+
 DEFAULT_DB = "nerd.db"
 
 
-class DataDirError(FileNotFoundError):
+class DataDirError(NerdError, FileNotFoundError):
     """The data dir (CoNLL-2003, BBC) can't be found; the message says where we looked."""
 
 

@@ -1,0 +1,170 @@
+"""Datasets, their sentences, and subsets: every statement on those tables.
+
+Lookups never write; the methods that do are named for it (`add_…`). Tokens, gold tags and
+subset parameters are JSON columns, decoded here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from core.store.records import dumps, loads, now
+
+if TYPE_CHECKING:
+    from core.store import Store
+
+
+@dataclass
+class StoredSentence:
+    id: int
+    tokens: list[str]
+    gold: list[str] | None
+    doc: str | None
+    category: str | None
+
+
+@dataclass(frozen=True)
+class Dataset:
+    id: int
+    name: str
+    n_sentences: int
+
+
+@dataclass(frozen=True)
+class Subset:
+    id: int
+    name: str
+    dataset_id: int
+    params: dict
+
+
+class NewSentence(Protocol):
+    """What an importer hands over per sentence (core.conll.Sentence fits)."""
+
+    tokens: list[str]
+    tags: list[str] | None
+    doc: str | None
+    category: str | None
+
+
+_SENTENCE = "s.id, s.tokens, s.gold_tags, s.doc, s.category"
+
+
+def _sentence(row: tuple) -> StoredSentence:
+    sid, tokens, gold, doc, category = row
+    return StoredSentence(sid, loads(tokens), loads(gold) if gold else None, doc, category)
+
+
+class CorpusRepository:
+    """Reads and writes datasets, sentences and subsets; `store.corpora`."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.db = store.db
+
+    # -- datasets ------------------------------------------------------------------------------
+
+    def dataset_by_hash(self, content_hash: str) -> Dataset | None:
+        row = self.db.execute(
+            "select id, name, n_sentences from datasets where content_hash = ?", [content_hash]
+        ).fetchone()
+        return Dataset(*row) if row else None
+
+    def dataset_by_name(self, name: str) -> Dataset | None:
+        row = self.db.execute(
+            "select id, name, n_sentences from datasets where name = ?", [name]).fetchone()
+        return Dataset(*row) if row else None
+
+    def datasets(self) -> list[Dataset]:
+        return [Dataset(*row) for row in self.db.execute(
+            "select id, name, n_sentences from datasets order by id")]
+
+    def dataset_names(self) -> list[str]:
+        return [d.name for d in self.datasets()]
+
+    def add_dataset(self, name: str, kind: str, source: str, content_hash: str, scheme: str,
+                    sentences: Sequence[NewSentence], texts: Sequence[str | None]) -> int:
+        """The dataset row and all its sentences, in one transaction."""
+        with self.store.transaction() as db:
+            cursor = db.execute(
+                "insert into datasets(name, kind, source, content_hash, scheme, n_sentences, created)"
+                " values (?, ?, ?, ?, ?, ?, ?)",
+                [name, kind, source, content_hash, scheme, len(sentences), now()],
+            )
+            dataset_id = cursor.lastrowid
+            db.conn.executemany(
+                "insert into sentences(dataset_id, position, doc, category, text, tokens, gold_tags,"
+                " n_tokens) values (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    (dataset_id, i, s.doc, s.category, text, dumps(s.tokens),
+                     dumps(s.tags) if s.tags is not None else None, len(s.tokens))
+                    for i, (s, text) in enumerate(zip(sentences, texts, strict=True))
+                ),
+            )
+        return dataset_id
+
+    def dataset_sentences(self, dataset_id: int) -> Iterator[StoredSentence]:
+        """In dataset order."""
+        for row in self.db.execute(
+            f"select {_SENTENCE} from sentences s where s.dataset_id = ? order by s.position",
+            [dataset_id],
+        ):
+            yield _sentence(row)
+
+    def count_sentences(self, dataset_id: int) -> int:
+        return self.db.execute(
+            "select count(*) from sentences where dataset_id = ?", [dataset_id]).fetchone()[0]
+
+    # -- subsets -------------------------------------------------------------------------------
+
+    def _subset(self, where: str, value: object) -> Subset | None:
+        row = self.db.execute(
+            f"select id, name, dataset_id, params from subsets where {where} = ?", [value]
+        ).fetchone()
+        return Subset(row[0], row[1], row[2], loads(row[3]) or {}) if row else None
+
+    def subset_by_name(self, name: str) -> Subset | None:
+        return self._subset("name", name)
+
+    def subset(self, subset_id: int) -> Subset | None:
+        return self._subset("id", subset_id)
+
+    def subsets(self) -> list[Subset]:
+        return [Subset(i, name, ds, loads(params) or {}) for i, name, ds, params in
+                self.db.execute("select id, name, dataset_id, params from subsets order by id")]
+
+    def subset_names(self) -> list[str]:
+        return [s.name for s in self.subsets()]
+
+    def add_subset(self, name: str, dataset_id: int, seed: int, params: dict,
+                   sentence_ids: Sequence[int]) -> int:
+        """The subset row and its sentence ids in order, in one transaction."""
+        with self.store.transaction() as db:
+            cursor = db.execute(
+                "insert into subsets(name, dataset_id, seed, size, params, created)"
+                " values (?, ?, ?, ?, ?, ?)",
+                [name, dataset_id, seed, len(sentence_ids), dumps(params), now()],
+            )
+            new_id = cursor.lastrowid
+            db.conn.executemany(
+                "insert into subset_sentences(subset_id, sentence_id, position) values (?, ?, ?)",
+                ((new_id, sid, i) for i, sid in enumerate(sentence_ids)),
+            )
+        return new_id
+
+    def subset_sentence_ids(self, subset_id: int) -> list[int]:
+        """In subset order."""
+        return [r[0] for r in self.db.execute(
+            "select sentence_id from subset_sentences where subset_id = ? order by position",
+            [subset_id])]
+
+    def subset_sentences(self, subset_id: int) -> Iterator[StoredSentence]:
+        """In subset order."""
+        for row in self.db.execute(
+            f"select {_SENTENCE} from subset_sentences ss join sentences s on s.id = ss.sentence_id"
+            " where ss.subset_id = ? order by ss.position",
+            [subset_id],
+        ):
+            yield _sentence(row)
