@@ -6,14 +6,12 @@ cache's effect (the first sentence pays for the few-shot prefix, the rest do not
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import tempfile
 from pathlib import Path
 
-from bench.common import header, write
-from common.paths import data_dir
-from core import corpora, evaluate, quality
+from bench.common import conll_train_sample, header, teacher_arguments, write
+from core import evaluate, quality
 from core.annotate import RunConfig, annotate, open_run
 from core.progress import bar
 from core.prompts import build
@@ -22,15 +20,9 @@ from models.llama_backend import LlamaBackend
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--sentences", type=int, default=200)
-    parser.add_argument("--model", default=None, help="GGUF path (default: embedded Gemma 270M)")
-    parser.add_argument("--data-dir", default=None)
-    args = parser.parse_args()
-    data = data_dir(args.data_dir, "conll2003/train.txt")
+    args = teacher_arguments(200)
     with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.db") as store:
-        corpora.import_conll(store, data / "conll2003" / "train.txt", "conll-train")
-        corpora.sample(store, "conll-train", "bench", args.sentences, seed=2024)
+        conll_train_sample(store, args.data_dir, args.sentences)
         backend = LlamaBackend(args.model)
         rows, runs = [], []
         for kind in ("standard", "cot"):

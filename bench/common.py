@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import sys
@@ -42,3 +43,22 @@ def write(name: str, text: str) -> Path:
     path.write_text(text)
     print(text)
     return path
+
+
+def teacher_arguments(sentences: int) -> argparse.Namespace:
+    """What every teacher benchmark takes: how many sentences, which GGUF, where the data is."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sentences", type=int, default=sentences)
+    parser.add_argument("--model", default=None, help="GGUF path (default: embedded Gemma 270M)")
+    parser.add_argument("--data-dir", default=None)
+    return parser.parse_args()
+
+
+def conll_train_sample(store, data: str | None, size: int, name: str = "bench", seed: int = 2024) -> None:
+    """CoNLL-2003 train into the store and a seeded subset `name` of it."""
+    from common.paths import data_dir
+    from core import corpora
+
+    folder = data_dir(data, "conll2003/train.txt")
+    corpora.import_conll(store, folder / "conll2003" / "train.txt", "conll-train")
+    corpora.sample(store, "conll-train", name, size, seed=seed)

@@ -7,14 +7,12 @@ both keep a warm prefix cache and drift on a busy machine hits both alike.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from bench.common import header, write
-from common.paths import data_dir
+from bench.common import conll_train_sample, header, teacher_arguments, write
 from core import corpora
 from core.progress import bar
 from core.prompts import build
@@ -30,15 +28,9 @@ def timed(factory):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--sentences", type=int, default=50)
-    parser.add_argument("--model", default=None, help="GGUF path (default: embedded Gemma 270M)")
-    parser.add_argument("--data-dir", default=None)
-    args = parser.parse_args()
-    data = data_dir(args.data_dir, "conll2003/train.txt")
+    args = teacher_arguments(50)
     with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.db") as store:
-        corpora.import_conll(store, data / "conll2003" / "train.txt", "conll-train")
-        corpora.sample(store, "conll-train", "bench", args.sentences, seed=2024)
+        conll_train_sample(store, args.data_dir, args.sentences)
         sentences = list(corpora.subset_sentences(store, corpora.resolve_subset(store, "bench")))
     prompt = build("standard")
     backends = {}

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bench.common import header, write
 from common.paths import data_dir
-from core import corpora, quality
+from core import corpora, evaluate, quality
 from core.annotate import RunConfig, annotate, build_prompt, open_run
 from core.pipeline import SEED
 from core.progress import bar
@@ -79,14 +79,14 @@ def render(store: Store, sentences: int, model: str) -> str:
     samples of a sentence (an answer served from the store counts its original latency)."""
     text = header(f"Teacher techniques with {model}, {sentences} CoNLL train sentences outside"
                   " original-1000")
-    text += ("| teacher | sentences | micro F1 | P | R | LOC | MISC | ORG | PER | parse failures |"
-             " unmatched | s/sentence |\n| --- |" + " ---: |" * 11 + "\n")
-    for run in store.annotations.ids():
-        name = store.annotations.run(run).name
-        q = quality.run_quality(store, run)
+    runs = [(store.annotations.run(run).name, quality.run_quality(store, run))
+            for run in store.annotations.ids()]
+    types = evaluate.report_types([q.report for _, q in runs if q.report], store.labels.current().names)
+    text += (f"| teacher | sentences | micro F1 | P | R | {' | '.join(types)} | parse failures |"
+             " unmatched | s/sentence |\n| --- |" + " ---: |" * (7 + len(types)) + "\n")
+    for name, q in runs:
         r = q.report
-        per = " | ".join(f"{r.per_type[k].f1:.3f}" if k in r.per_type else "-"
-                         for k in ("LOC", "MISC", "ORG", "PER"))
+        per = " | ".join(f"{r.per_type[k].f1:.3f}" if k in r.per_type else "-" for k in types)
         text += (f"| {name} | {q.sentences} | {r.micro_f1:.3f} | {r.precision:.3f} | {r.recall:.3f} |"
                  f" {per} | {q.parse_failure_rate:.1%} | {q.unmatched_rate:.1%} | {q.seconds:.2f} |\n")
     text += ("\nTarget (issue 7): micro F1 ≥ 0.65 (GPT-4 with the paper's standard prompt), 100 % parse"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bench.common import header, write
 from common.paths import data_dir
-from core import corpora, layers, presets
+from core import corpora, evaluate, layers, presets
 from core.pipeline import CONLL_SPLITS, SEED
 from core.store import Store
 from core.training import TrainConfig, metrics, train
@@ -60,11 +60,12 @@ def main() -> None:
     text += "| batch | batches | sentences/s |\n| ---: | --- | ---: |\n"
     text += "".join(f"| {b} | {'length-bucketed' if k else 'random'} | {s:.1f} |\n" for b, k, s in throughput)
     text += f"\n## Group A ({args.sentences} original sentences, {args.epochs} epochs), test set\n\n"
+    types = evaluate.report_types([r for *_, r in results])
     text += ("| preset | batch | lr | lr schedule | bucketed | minutes | test micro F1 |"
-             " LOC | MISC | ORG | PER |\n"
-             "| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+             f" {' | '.join(types)} |\n| --- | ---: | ---: | --- | --- | ---: | ---: |"
+             + " ---: |" * len(types) + "\n")
     for preset, c, wall, r in results:
-        per = " | ".join(f"{r.per_type[k].f1:.3f}" for k in ("LOC", "MISC", "ORG", "PER"))
+        per = " | ".join(f"{r.per_type[k].f1:.3f}" if k in r.per_type else "-" for k in types)
         text += (f"| {preset} | {c.batch_size} | {c.lr:g} | {c.lr_schedule} | {c.bucket} |"
                  f" {wall / 60:.1f} | {r.micro_f1:.3f} | {per} |\n")
     write("train.md", text)

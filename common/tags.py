@@ -1,13 +1,9 @@
-"""Entity types and IOB tags: pure functions over tag sequences, shared by every layer."""
+"""IOB tags: pure functions over tag sequences, shared by every layer.
+
+They hold for any entity types; which types a project has is its label schema (`core.labels`).
+"""
 
 from __future__ import annotations
-
-ENTITY_TYPES: tuple[str, ...] = ("LOC", "MISC", "ORG", "PER")
-
-
-def bio_labels(types: tuple[str, ...] = ENTITY_TYPES) -> list[str]:
-    """A token classifier's labels: `O`, then `B-T` and `I-T` for each type in order."""
-    return ["O"] + [f"{prefix}-{kind}" for kind in types for prefix in ("B", "I")]
 
 
 def continues(prev: str, tag: str) -> bool:

@@ -23,6 +23,7 @@ from core import corpora
 from core.align import align
 from core.corpora import StoredSentence
 from core.grammar import span_pattern
+from core.labels import CONLL, LabelSchema
 from core.memory import Memory, overlay
 from core.parse import parse_answer
 from core.progress import Advance
@@ -93,9 +94,20 @@ _DEFAULTS = {f.name: f.default for f in fields(RunConfig) if f.name not in _OWN_
 
 
 def run_params(config: RunConfig, prompt: Prompt) -> dict:
-    """The settings a run records beside its own columns; the prompt's example ids too."""
+    """The settings a run records beside its own columns; the prompt's example ids too, and the
+    digest of its label schema unless it is CoNLL's (so runs made before schemas still match)."""
     return {**{name: getattr(config, name) for name in _DEFAULTS},
-            "example_ids": [e.sentence_id for e in prompt.examples]}
+            "example_ids": [e.sentence_id for e in prompt.examples], **schema_param(prompt.schema)}
+
+
+def schema_param(schema: LabelSchema) -> dict:
+    return {} if schema == CONLL else {"labels": schema.digest()}
+
+
+def run_schema(store: Store, params: dict) -> LabelSchema:
+    """The label schema a run was made under (its recorded digest; CoNLL's when none)."""
+    digest = params.get("labels")
+    return (store.labels.by_digest(digest) or store.labels.current()) if digest else CONLL
 
 
 def _essential(params: dict) -> dict:
@@ -116,6 +128,8 @@ def open_run(store: Store, config: RunConfig, prompt: Prompt) -> int:
         raise AnnotationError("nearest-neighbour examples and pool memory need a labelled pool:"
                               " --pool SUBSET")
     subset = corpora.resolve_subset(store, config.subset)
+    if config.neighbours or config.memory:
+        _pool(store, config)  # an empty or unknown pool fails here, before a run exists
     params = run_params(config, prompt)
     for run in store.annotations.same_question(subset, config.backend, config.model, prompt.name,
                                                prompt.prefix_hash()):
@@ -135,14 +149,16 @@ def pending(store: Store, run: int) -> tuple[list[StoredSentence], int]:
 
 
 def record(store: Store, run: int, sentence: StoredSentence, answers: list[tuple[str, Completion]],
-           example_ids: list[int | None], threshold: float = 0.5, memory: Memory | None = None) -> str:
+           example_ids: list[int | None], threshold: float = 0.5, memory: Memory | None = None,
+           schema: LabelSchema = CONLL) -> str:
     """Parse, vote, align and commit one sentence's answer(s); returns the parse status.
 
     With several samples, an entity is kept when at least `threshold` of them name it; its
     share of the votes is its confidence, which training can filter on. With a pool memory,
-    its matches are tagged first and the teacher's entities fill the rest.
+    its matches are tagged first and the teacher's entities fill the rest. `schema` (the run's,
+    read once by the caller) resolves the answer's keys; a key it doesn't know is a problem.
     """
-    parsed = [parse_answer(c.text) for _, c in answers]
+    parsed = [parse_answer(c.text, schema) for _, c in answers]
     if len(answers) == 1:
         entities, votes = parsed[0].entities, None
     else:
@@ -185,7 +201,7 @@ def _answers(backend: Backend, requests: list[Request]) -> Iterator[tuple[int, C
 
 def requests_for(sentence: StoredSentence, prompt: Prompt, config: RunConfig) -> list[Request]:
     """One request a sample: the first greedy, the others sampled (self-consistency)."""
-    pattern = span_pattern(sentence.tokens) if config.constrained else None
+    pattern = span_pattern(sentence.tokens, prompt.schema.names) if config.constrained else None
     out = []
     for sample in range(config.samples):
         request = prompt.request(" ".join(sentence.tokens), chat=config.chat,
@@ -335,7 +351,8 @@ def _finish(store: Store, run: int, item: _InFlight, config: RunConfig, summary:
             memory: Memory | None) -> None:
     example_ids = [e.sentence_id for e in item.prompt.examples]
     answers = list(zip(item.keys, item.answers, strict=True))
-    status = record(store, run, item.sentence, answers, example_ids, config.vote, memory)
+    status = record(store, run, item.sentence, answers, example_ids, config.vote, memory,
+                    item.prompt.schema)
     summary.parse_failures += status in FAILED
     summary.done += 1
 
@@ -350,7 +367,22 @@ def _neighbours(store: Store, todo: list[StoredSentence], pool: list[StoredSente
 
 
 def _pool(store: Store, config: RunConfig) -> list[StoredSentence]:
-    return list(corpora.subset_sentences(store, corpora.resolve_subset(store, config.pool)))
+    """The labelled sentences examples and memory come from: a subset's gold, or SUBSET@LAYER,
+    or `review:N`, the sentences a person reviewed in run N (the pool grows as they review)."""
+    from core import layers
+
+    spec = config.pool
+    if spec.startswith("review:"):
+        run = store.annotations.run(layers.run_id(store, spec.split(":", 1)[1]))
+        spec = f"{store.corpora.subset(run.subset_id).name}@{spec}"
+    pool = layers.labelled(store, spec)
+    if not pool:
+        what = (f"nobody has reviewed a sentence of run {spec.split(':')[-1]} yet: review a few in the"
+                " app (nerd tui), then annotate again" if "@review:" in spec else
+                f"{spec} has no labelled sentences: give a subset with gold tags, SUBSET@review:N, or"
+                " review:N after reviewing some sentences")
+        raise AnnotationError(f"the pool is empty: {what}")
+    return pool
 
 
 def _prompt_for(prompt: Prompt, neighbours: list[StoredSentence] | None) -> Prompt:
@@ -407,6 +439,7 @@ def import_llm_output(store: Store, path: str, subset: str, prompt: str = "stand
                                           int(item.get("completion_tokens", 0)),
                                           float(item.get("latency_s", 0.0)))))
     digest = hashlib.sha256(data).hexdigest()[:16]
+    schema = store.labels.current()
     subset_row = corpora.resolve_subset(store, subset)
     run = store.annotations.imported(subset_row, digest)
     with store.transaction():
@@ -414,20 +447,37 @@ def import_llm_output(store: Store, path: str, subset: str, prompt: str = "stand
             run = store.annotations.create(
                 name=name or source.stem, subset_id=subset_row, backend="import",
                 model=model or source.name, prompt=f"{prompt}-import", template_version="import",
-                prefix_hash=None, params={"file": str(source)}, status="finished", source_digest=digest)
+                prefix_hash=None, params={"file": str(source), **schema_param(schema)}, status="finished",
+                source_digest=digest)
         for sentence, completion in rows:
-            record(store, run, sentence, [(f"import:{digest}:{sentence.id}", completion)], [])
+            record(store, run, sentence, [(f"import:{digest}:{sentence.id}", completion)], [],
+                   schema=schema)
     return run, len(rows)
 
 
-def build_prompt(store: Store, kind: str, examples: str = "paper") -> Prompt:
-    """`paper` (Figure 1's three), a JSON file, or `subset:NAME:K` drawn from gold tags."""
-    from core.prompts import build, examples_from, load_examples
+def build_prompt(store: Store, kind: str, examples: str = "paper", per_sentence: bool = False) -> Prompt:
+    """The prompt for the project's label schema with `paper` examples (the schema's own, or
+    Figure 1's three for CoNLL's types), a JSON file, or `subset:NAME:K` drawn from gold tags.
+    `per_sentence`: neighbours from a pool replace the examples, so the schema may have none."""
+    from core.prompts import PromptError, build, examples_from, load_examples
 
+    schema = store.labels.current()
     if examples == "paper":
-        return build(kind)
+        prompt = build(kind, schema=schema)
+        if not prompt.examples and not per_sentence:
+            raise AnnotationError(
+                f"the label schema ({', '.join(schema.names)}) has no examples for the prompt: add"
+                " 'examples:' to the schema file and `nerd labels load` it again, or use --examples"
+                " subset:NAME:K (sentences with gold tags) or --neighbours K --pool SUBSET")
+        return prompt
     if examples.startswith("subset:"):
         _, name, k = (examples.split(":") + ["3"])[:3]
         pool = list(corpora.subset_sentences(store, corpora.resolve_subset(store, name)))
-        return build(kind, examples_from(pool, int(k)))
-    return build(kind, load_examples(examples))
+        return build(kind, examples_from(pool, int(k)), schema)
+    chosen = load_examples(examples)
+    for i, example in enumerate(chosen):
+        if unknown := [t for t in example.entities if t not in schema.names]:
+            raise PromptError(f"{examples}: example {i}: type {unknown[0]} is not in the project's label"
+                              f" schema ({', '.join(schema.names)}); rename it or `nerd labels load` a"
+                              " schema that has it")
+    return build(kind, chosen, schema)

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import IO
 
 from common.errors import NerdError
-from common.tags import ENTITY_TYPES, continues, detect_scheme, iob1_to_iob2
+from common.tags import continues, detect_scheme, iob1_to_iob2
+from core.labels import CONLL
 
 DOCSTART = "-DOCSTART-"
 
@@ -34,6 +35,8 @@ class Sentence:
     category: str | None = None
     line: int = 0
     extra: dict = field(default_factory=dict)
+    offsets: list[tuple[int, int]] | None = None  # each token's (start, end) in its document
+    document: int | None = None  # the document's index in the import (raw text only)
 
 
 def read_text(path: Path) -> str:
@@ -46,8 +49,9 @@ def read_text(path: Path) -> str:
 
 
 def read_conll(
-    path: str | Path, scheme: str = "auto", types: Iterable[str] = ENTITY_TYPES
+    path: str | Path, scheme: str = "auto", types: Iterable[str] = CONLL.names
 ) -> list[Sentence]:
+    """A CoNLL file whose tags name only `types` (the project's label schema's names)."""
     path = Path(path)
     if not path.is_file():
         raise CorpusError(str(path), None, "no such file", "Check the path (and --data-dir).")
@@ -55,12 +59,12 @@ def read_conll(
 
 
 def parse_conll(
-    text: str, source: str = "<text>", scheme: str = "auto", types: Iterable[str] = ENTITY_TYPES
+    text: str, source: str = "<text>", scheme: str = "auto", types: Iterable[str] = CONLL.names
 ) -> list[Sentence]:
     """Parse 2- or 4-column CoNLL; tags come back as IOB2 whatever the file used."""
     if scheme not in {"auto", "iob1", "iob2"}:
         raise CorpusError(source, None, f"unknown tag scheme {scheme!r}", "Use auto, iob1 or iob2.")
-    allowed = set(types)
+    allowed = tuple(types)
     sentences: list[Sentence] = []
     tag_lines: list[list[int]] = []
     tokens: list[str] = []
@@ -118,14 +122,20 @@ def parse_conll(
     return sentences
 
 
-def _check_tag(tag: str, allowed: set[str], source: str, number: int) -> None:
+def _check_tag(tag: str, allowed: tuple[str, ...], source: str, number: int) -> None:
     if tag == "O":
         return
     prefix, _, kind = tag.partition("-")
-    if prefix not in ("B", "I") or kind not in allowed:
+    if prefix not in ("B", "I") or not kind:
         raise CorpusError(
             source, number, f"unknown tag {tag!r}",
-            f"Tags are O, B-TYPE or I-TYPE with TYPE one of {', '.join(sorted(allowed))}.",
+            f"Tags are O, B-TYPE or I-TYPE with TYPE one of {', '.join(allowed)}.",
+        )
+    if kind not in allowed:
+        raise CorpusError(
+            source, number, f"unknown tag {tag!r}: type {kind} is not in the project's label schema"
+            f" ({', '.join(allowed)})",
+            f"Add {kind} to your label schema file and load it with `nerd labels load FILE`, or fix the tag.",
         )
 
 

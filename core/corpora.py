@@ -16,10 +16,11 @@ from rich.table import Table
 
 from common.errors import NerdError
 from common.tags import spans
-from core.conll import CorpusError, Sentence, read_conll, read_text
+from core.conll import CorpusError, Sentence, read_conll
+from core.ingest import TextFormat, read_source
 from core.store import Store, dumps
-from core.store.corpora import StoredSentence
-from core.text import article_sentences
+from core.store.corpora import NewDocument, StoredSentence
+from core.text import document_sentences
 
 Progress = Callable[[int, int], None]
 
@@ -34,11 +35,14 @@ class SubsetError(NerdError, ValueError):
 
 @dataclass
 class ImportResult:
-    dataset_id: int
-    name: str
+    dataset_id: int | None  # None: nothing stored (the files gave no sentence)
+    name: str  # the dataset that holds the content: another name's when imported before
     sentences: int
     added: bool
     skipped_duplicates: int = 0
+    documents: int = 0
+    files: int = 0
+    requested: str = ""  # the --name asked for
 
 
 def _hash(data: bytes) -> str:
@@ -47,7 +51,7 @@ def _hash(data: bytes) -> str:
 
 def _existing(store: Store, name: str, content_hash: str) -> ImportResult | None:
     if found := store.corpora.dataset_by_hash(content_hash):
-        return ImportResult(found.id, found.name, found.n_sentences, added=False)
+        return ImportResult(found.id, found.name, found.n_sentences, added=False, requested=name)
     if store.corpora.dataset_by_name(name):
         raise CorpusError(
             name, None, "a dataset of that name already exists with other content",
@@ -64,48 +68,52 @@ def import_conll(store: Store, path: str | Path, name: str, scheme: str = "auto"
     content_hash = _hash(path.read_bytes())
     if found := _existing(store, name, content_hash):
         return found
-    sentences = read_conll(path, scheme=scheme)
+    sentences = read_conll(path, scheme=scheme, types=store.labels.current().names)
     dataset_id = store.corpora.add_dataset(name, "conll", str(path), content_hash, "IOB2", sentences,
                                            [" ".join(s.tokens) for s in sentences])
-    return ImportResult(dataset_id, name, len(sentences), added=True)
+    return ImportResult(dataset_id, name, len(sentences), added=True, requested=name)
 
 
-def import_text(store: Store, folder: str | Path, name: str,
+def import_text(store: Store, path: str | Path, name: str, fmt: TextFormat | None = None,
                 progress: Progress | None = None) -> ImportResult:
-    """Import a folder of articles (`category/NNN.txt`, headline first); duplicates dropped."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise CorpusError(str(folder), None, "no such folder", "Give the folder of .txt articles.")
-    files = sorted(p for p in folder.rglob("*.txt") if p.is_file())
-    if not files:
-        raise CorpusError(str(folder), None, "no .txt files found", "Give the folder of articles.")
-    digest = hashlib.sha256()
-    contents: list[tuple[Path, str]] = []
-    for path in files:
-        data = path.read_bytes()
-        digest.update(str(path.relative_to(folder)).encode() + b"\0" + data)
-        contents.append((path, read_text(path)))
-    if found := _existing(store, name, digest.hexdigest()):
+    """Import a user's documents (a file or a folder, see core.ingest for the layouts), split
+    into CoNLL-style sentences; each document's text and each token's offsets into it are kept.
+
+    A document whose text (stripped) equals an earlier one's is dropped and counted. Files that
+    give no sentence store nothing (`dataset_id` None, `added` False): the caller warns.
+    """
+    source = read_source(path, fmt or TextFormat())
+    if found := _existing(store, name, source.digest):
         return found
     seen: set[str] = set()
+    where: dict[str, str] = {}  # document id -> where it was read, for a repeated id
+    documents: list[NewDocument] = []
     sentences: list[Sentence] = []
     duplicates = 0
-    for i, (path, text) in enumerate(contents, start=1):
-        key = _hash(text.strip().encode())
-        if key in seen:
+    for i, doc in enumerate(source.documents, start=1):
+        content = _hash(doc.text.strip().encode())
+        if content in seen:
             duplicates += 1
-        else:
-            seen.add(key)
-            relative = path.relative_to(folder)
-            category = relative.parts[0] if len(relative.parts) > 1 else None
-            doc = str(relative.with_suffix(""))
-            for tokens in article_sentences(text):
-                sentences.append(Sentence(tokens, None, doc=doc, category=category))
+        elif split := document_sentences(doc.text, skip_headline=doc.skip_headline):
+            seen.add(content)
+            here = f"{doc.source}:{doc.line}" if doc.line else doc.source
+            if doc.key in where:
+                raise CorpusError(doc.source, doc.line, f"document id {doc.key!r} repeats ({where[doc.key]}"
+                                  " has it too)", "Give each document its own id.")
+            where[doc.key] = here
+            sentences += [Sentence([t.text for t in tokens], None, doc=doc.key, category=doc.category,
+                                   offsets=[(t.start, t.end) for t in tokens], document=len(documents))
+                          for tokens in split]
+            documents.append(NewDocument(doc.key, doc.text, doc.meta))
         if progress:
-            progress(i, len(contents))
-    dataset_id = store.corpora.add_dataset(name, "text", str(folder), digest.hexdigest(), "",
-                                           sentences, [" ".join(s.tokens) for s in sentences])
-    return ImportResult(dataset_id, name, len(sentences), added=True, skipped_duplicates=duplicates)
+            progress(i, len(source.documents))
+    counts = {"skipped_duplicates": duplicates, "documents": len(documents), "files": source.files,
+              "requested": name}
+    if not sentences:
+        return ImportResult(None, name, 0, added=False, **counts)
+    dataset_id = store.corpora.add_dataset(name, "text", str(path), source.digest, "", sentences,
+                                           [" ".join(s.tokens) for s in sentences], documents)
+    return ImportResult(dataset_id, name, len(sentences), added=True, **counts)
 
 
 def dataset_id(store: Store, name: str) -> int:
@@ -134,7 +142,7 @@ def sample(store: Store, dataset: str, name: str, size: int, seed: int = 13,
               "min_tokens": min_tokens, "require_entities": require_entities}
     if not shuffle:
         params["order"] = "dataset"
-    if (recorded := _recorded(store, name, params, "; choose another --name")) is not None:
+    if (recorded := recorded_subset(store, name, params, "; choose another --name")) is not None:
         return recorded
     ds = dataset_id(store, dataset)
     excluded: set[int] = set()
@@ -155,7 +163,7 @@ def sample(store: Store, dataset: str, name: str, size: int, seed: int = 13,
     return store.corpora.add_subset(name, ds, seed, params, chosen)
 
 
-def _recorded(store: Store, name: str, params: dict, hint: str = "") -> int | None:
+def recorded_subset(store: Store, name: str, params: dict, hint: str = "") -> int | None:
     """The subset of that name when it was drawn with these parameters; an error when not."""
     found = store.corpora.subset_by_name(name)
     if found is None:
@@ -168,7 +176,7 @@ def _recorded(store: Store, name: str, params: dict, hint: str = "") -> int | No
 def head(store: Store, subset: str, name: str, size: int) -> int:
     """The first `size` sentences of a subset, as a subset of its own (for quick runs)."""
     params = {"from": subset, "first": size}
-    if (recorded := _recorded(store, name, params)) is not None:
+    if (recorded := recorded_subset(store, name, params)) is not None:
         return recorded
     source = store.corpora.subset(resolve_subset(store, subset))
     assert source is not None
@@ -242,15 +250,17 @@ def stats(store: Store) -> list[Stats]:
     return rows
 
 
-def stats_table(rows: list[Stats]) -> Table:
-    """The `nerd stats` table."""
+def stats_table(rows: list[Stats], types: tuple[str, ...] = ()) -> Table:
+    """The `nerd stats` table: a column per type, the schema's `types` first, then any other
+    type the data has."""
+    found = {k for row in rows for k in row.entities}
+    columns = [*types, *sorted(found - set(types))]
     table = Table(title="Corpora")
     table.add_column("name", no_wrap=True)
     table.add_column("kind")
-    for column in ("sents", "tokens", "ents", "LOC", "MISC", "ORG", "PER"):
+    for column in ("sents", "tokens", "ents", *columns):
         table.add_column(column, justify="right")
     for row in rows:
         table.add_row(row.name, row.kind, str(row.sentences), str(row.tokens),
-                      str(sum(row.entities.values())),
-                      *(str(row.entities.get(k, 0)) for k in ("LOC", "MISC", "ORG", "PER")))
+                      str(sum(row.entities.values())), *(str(row.entities.get(k, 0)) for k in columns))
     return table

@@ -39,18 +39,6 @@ def checkpoint_dir(store: Store | None, ref: str) -> Path:
     raise DeployError(f"{ref}: neither a checkpoint dir (with config.json) nor a training run")
 
 
-def held_out(store: Store | None, subset: str, limit: int) -> tuple[list[list[str]], list[list[str]]]:
-    """Words and gold tags of up to `limit` sentences of a subset, when the store has it."""
-    if store is None:
-        return [], []
-    try:
-        sentences = corpora.subset_sentences(store, corpora.resolve_subset(store, subset))
-    except corpora.NotFound:
-        return [], []
-    chosen = [s for s in sentences if s.gold][:limit]
-    return [s.tokens for s in chosen], [s.gold for s in chosen]
-
-
 FALLBACK_CHECK = [tokenize(t) for t in (
     "EU rejects German call to boycott British lamb .",
     "Peter Blackburn said the European Commission met in Brussels on Thursday .",
@@ -58,17 +46,54 @@ FALLBACK_CHECK = [tokenize(t) for t in (
 )]
 
 
+def check_sentences(store: Store | None, ref: str, spec: str | None = None, limit: int = 1000
+                    ) -> tuple[list[list[str]], list[list[str]]]:
+    """The project's own sentences an export is checked on, and their labels where they have any.
+
+    SPEC (SUBSET[@LAYER]) when given; else the training run's dev, test, then training data;
+    else CoNLL's dev. Three stand-in news sentences only when the store has none of these.
+    """
+    from core import layers, training
+
+    if store is None:
+        return FALLBACK_CHECK, []
+    specs = [spec] if spec else []
+    run = store.training.find(ref) if not spec else None
+    config = store.training.run(run).config if run is not None else {}
+    if config:
+        specs += [training.measure_spec(store, config.get(k, "auto"), d)
+                  for k, d in (("dev", "conll-dev"), ("test", "conll-test"))]
+        specs += [*config.get("original", []), *config.get("distilled", [])]
+    specs.append("conll-dev")
+    for candidate in filter(None, specs):
+        try:
+            sentences = list(corpora.subset_sentences(store, corpora.resolve_subset(
+                store, candidate.partition("@")[0])))[:limit]
+            labelled = {s.id: s.gold for s in layers.labelled(store, candidate)}
+        except (corpora.NotFound, layers.LayerError):
+            if candidate == spec:
+                raise
+            continue
+        if sentences:
+            scored = [s for s in sentences if s.id in labelled]
+            return ([s.tokens for s in scored] or [s.tokens for s in sentences],
+                    [labelled[s.id] for s in scored])
+    return FALLBACK_CHECK, []
+
+
 def export_onnx(store: Store | None, ref: str, out: Path, int8: bool = False,
-                check_subset: str = "conll-dev", check_limit: int = 200, dev_limit: int = 1000):
-    """Export, check against torch on held-out sentences, optionally quantise and measure."""
+                check_subset: str | None = None, check_limit: int = 200, dev_limit: int = 1000):
+    """Export, check against torch on the project's held-out sentences, optionally quantise and
+    measure the F1 change where those sentences have labels."""
     from models import onnx_export
 
     checkpoint = checkpoint_dir(store, ref)
-    words, _ = held_out(store, check_subset, check_limit)
-    result = onnx_export.export(checkpoint, out, words or FALLBACK_CHECK)
+    words, gold = check_sentences(store, ref, check_subset, dev_limit)
+    schema = store.labels.matching(onnx_export.checkpoint_labels(checkpoint)) if store is not None else None
+    result = onnx_export.export(checkpoint, out, words[:check_limit], schema=schema and schema.to_json())
     if int8:
-        dev_words, dev_gold = held_out(store, check_subset, dev_limit)
-        result = onnx_export.quantize(out, dev_words, lambda tags: evaluate(dev_gold, tags).micro_f1)
+        dev = words if gold else []
+        result = onnx_export.quantize(out, dev, lambda tags: evaluate(gold, tags).micro_f1)
     return result
 
 
@@ -93,11 +118,19 @@ def evaluate_bundle(bundle: Path, conll: Path | None = None, threads: int | None
     tagger = Tagger(bundle, threads)
     loaded = time.perf_counter()
     if conll is not None:
-        words, gold = zip(*((s.tokens, s.tags) for s in read_conll(conll)), strict=True)
+        types = tuple(dict.fromkeys(label[2:] for label in tagger.labels if label != "O"))  # the bundle's
+        words, gold = zip(*((s.tokens, s.tags) for s in read_conll(conll, types=types)), strict=True)
     else:
-        words, gold = held_out(store, subset, 10**9)
-        if not words:
-            raise DeployError(f"no labelled subset {subset!r} in the store to evaluate on")
+        from core import layers
+
+        try:
+            chosen = layers.labelled(store, subset) if store is not None else []
+        except corpora.NotFound:
+            chosen = []
+        if not chosen:
+            raise DeployError(f"no labelled subset {subset!r} in the store to evaluate on"
+                              " (give SUBSET or SUBSET@review:N)")
+        words, gold = [s.tokens for s in chosen], [s.gold for s in chosen]
     predicted = tagger.tag(list(words))
     finished = time.perf_counter()
     return Evaluation(evaluate(list(gold), predicted), len(words), finished - loaded, loaded - started)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 
 from seqeval.scheme import IOB2, Entities
 
 from common.errors import NerdError
 from common.tables import markdown_table
-from common.tags import ENTITY_TYPES
+from core.labels import CONLL
 
 
 class ScoringError(NerdError, ValueError):
@@ -96,7 +97,15 @@ def _lenient(gold: list[list[str]], predicted: list[list[str]]) -> Report:
                   len(gold), per_type)
 
 
-def table_rows(reports: dict[str, Report]) -> list[tuple[str, str, list[str]]]:
+def report_types(reports: Iterable[Report], types: Sequence[str] = ()) -> list[str]:
+    """The types the reports score: those of `types` (a schema's names; CoNLL's when none is
+    given) in its order, then any other in alphabetical order."""
+    found = {k for r in reports for k in r.per_type}
+    first = [k for k in (types or CONLL.names) if k in found]
+    return first + sorted(found - set(first))
+
+
+def table_rows(reports: dict[str, Report], types: Sequence[str] = ()) -> list[tuple[str, str, list[str]]]:
     """(group, metric, one cell per report) in the order of the paper's Table 1."""
     names = list(reports.values())
     rows = [
@@ -106,9 +115,7 @@ def table_rows(reports: dict[str, Report]) -> list[tuple[str, str, list[str]]]:
         ("", "Macro Average F1", [f"{r.macro_f1:.3f}" for r in names]),
         ("", "Weighted Average F1", [f"{r.weighted_f1:.3f}" for r in names]),
     ]
-    kinds = [k for k in ENTITY_TYPES if any(k in r.per_type for r in names)]
-    kinds += sorted({k for r in names for k in r.per_type} - set(kinds))
-    for kind in kinds:
+    for kind in report_types(names, types):
         for i, (label, attr) in enumerate(
             [("Precision", "precision"), ("Recall", "recall"), ("F1-Score", "f1")]
         ):

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from common.tables import markdown_table
-from core import layers, presets
+from core import evaluate, layers, presets
 from core.schedules import PAPER_SCHEDULES
 from core.store import Store
 from core.training import TrainConfig, TrainingError, train
@@ -104,42 +104,53 @@ class Row:
     scores: dict[str, tuple[float, float]]  # metric -> (mean, std)
 
 
-METRICS = ["precision", "recall", "micro_f1", "LOC", "MISC", "ORG", "PER"]
+OVERALL = ["precision", "recall", "micro_f1"]  # then each entity type's F1, named by the type
 
 
 def results(store: Store, queue: list[Job], test: str = "conll-test") -> list[Row]:
-    """Mean ± std over seeds of micro P/R/F1 and per-type F1, for finished jobs."""
-    grouped: dict[tuple[str, bool], list[dict[str, float]]] = {}
+    """Mean ± std over seeds of micro P/R/F1 and per-type F1 (the label schema's types, and
+    any other the test set has), for finished jobs."""
+    scored: list[tuple[Job, evaluate.Report]] = []
     for job in queue:
         run = store.training.finished_named(job.name)
-        if run is None:
-            continue
-        (report,) = layers.score(store, test, "gold", [f"pred:{run}"]).values()
+        if run is not None:
+            scored += [(job, *layers.score(store, test, "gold", [f"pred:{run}"]).values())]
+    names = store.labels.current().names  # every schema type a column, 0 where a run has none
+    types = list(dict.fromkeys([*names, *evaluate.report_types([r for _, r in scored], names)]))
+    grouped: dict[tuple[str, bool], list[dict[str, float]]] = {}
+    for job, report in scored:
         values = {"precision": report.precision, "recall": report.recall,
                   "micro_f1": report.micro_f1}
-        values |= {k: report.per_type[k].f1 if k in report.per_type else 0.0 for k in METRICS[3:]}
+        values |= {k: report.per_type[k].f1 if k in report.per_type else 0.0 for k in types}
         grouped.setdefault((job.group, job.decay), []).append(values)
     rows = []
     for (group, decay), runs in grouped.items():
         scores = {m: (statistics.mean(r[m] for r in runs),
                       statistics.stdev(r[m] for r in runs) if len(runs) > 1 else 0.0)
-                  for m in METRICS}
+                  for m in OVERALL + types}
         rows.append(Row(group, decay, len(runs), scores))
     return rows
 
 
+def metrics(rows: list[Row]) -> list[str]:
+    """The rows' metrics: overall ones, then one a type."""
+    return list(rows[0].scores) if rows else OVERALL
+
+
 def to_markdown(rows: list[Row], title: str) -> str:
-    header = ["group", "LR decay", "runs", "P", "R", "micro F1", "LOC F1", "MISC F1", "ORG F1", "PER F1"]
+    names = metrics(rows)
+    header = ["group", "LR decay", "runs", "P", "R", "micro F1", *(f"{t} F1" for t in names[len(OVERALL):])]
     cells = [[row.group, "yes" if row.decay else "no", str(row.runs),
-              *(f"{row.scores[m][0]:.3f} ± {row.scores[m][1]:.3f}" for m in METRICS)] for row in rows]
-    return markdown_table(header, cells, "llr" + "r" * len(METRICS), title)
+              *(f"{row.scores[m][0]:.3f} ± {row.scores[m][1]:.3f}" for m in names)] for row in rows]
+    return markdown_table(header, cells, "llr" + "r" * len(names), title)
 
 
 def to_csv(rows: list[Row]) -> str:
+    names = metrics(rows)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["group", "decay", "runs"] + [f"{m}_{s}" for m in METRICS for s in ("mean", "std")])
+    writer.writerow(["group", "decay", "runs"] + [f"{m}_{s}" for m in names for s in ("mean", "std")])
     for row in rows:
         writer.writerow([row.group, row.decay, row.runs]
-                        + [f"{v:.4f}" for m in METRICS for v in row.scores[m]])
+                        + [f"{v:.4f}" for m in names for v in row.scores[m]])
     return buffer.getvalue()

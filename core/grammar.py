@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import re
 
-from common.tags import ENTITY_TYPES
-
 _WORDY = re.compile(r"\w")
 
 
@@ -35,9 +33,9 @@ def _either(texts: list[str]) -> str:
     return "(?:" + "|".join(re.escape(_python_string(t)) for t in sorted(texts, key=len, reverse=True)) + ")"
 
 
-def span_pattern(tokens: list[str], types: tuple[str, ...] = ENTITY_TYPES, max_len: int = 6,
-                 max_items: int = 6) -> str:
-    """`{'TYPE': ['span', ...], ...}` over this sentence's spans, then the newline that stops it."""
+def span_pattern(tokens: list[str], types: tuple[str, ...], max_len: int = 6, max_items: int = 6) -> str:
+    """`{'TYPE': ['span', ...], ...}` over this sentence's spans and the schema's `types`, then
+    the newline that stops it."""
     spans = candidate_spans(tokens, max_len)
     item = _either(spans) if spans else "(?!)"
     values = rf"\[(?:{item}(?:, {item}){{0,{max_items - 1}}})?\]"

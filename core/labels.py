@@ -13,9 +13,12 @@ import json
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from common.errors import NerdError
+
+if TYPE_CHECKING:
+    from core.store import Store
 
 # Distinct on dark and light themes alike, black text on top; used in order when a type names none.
 PALETTE = ("#ff9ec4", "#8fdc8f", "#8ec5ff", "#ffd36e", "#c9a7ff", "#7fe0d8", "#ffb38a", "#d4e157",
@@ -197,3 +200,81 @@ def load(path: str | Path) -> LabelSchema:
             raise SchemaError(f"{source}:{exc.lineno}: not valid JSON ({exc.msg})") from exc
     return from_data(data, str(source))
 
+
+
+@dataclass(frozen=True)
+class SchemaChange:
+    """What loading a schema changes in the types (a rename: the new type lists the old name
+    as an alias, or the other way round)."""
+
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    renamed: tuple[tuple[str, str], ...] = ()  # (old, new)
+
+    @property
+    def types_changed(self) -> bool:
+        return bool(self.added or self.removed or self.renamed)
+
+    @property
+    def drops_names(self) -> bool:
+        """Some type name of the old schema is gone (removed, or renamed)."""
+        return bool(self.removed or self.renamed)
+
+    def summary(self) -> str:
+        parts = [f"added {', '.join(self.added)}" if self.added else "",
+                 f"removed {', '.join(self.removed)}" if self.removed else "",
+                 f"renamed {', '.join(f'{a} -> {b}' for a, b in self.renamed)}" if self.renamed else ""]
+        return "; ".join(p for p in parts if p) or "same types"
+
+
+def compare(old: LabelSchema, new: LabelSchema) -> SchemaChange:
+    gone = [t for t in old.types if t.name not in new.names]
+    fresh = [t for t in new.types if t.name not in old.names]
+    renamed = [(o.name, n.name) for o in gone for n in fresh
+               if o.name in n.aliases or n.name in o.aliases]
+    return SchemaChange(tuple(t.name for t in fresh if t.name not in {b for _, b in renamed}),
+                        tuple(t.name for t in gone if t.name not in {a for a, _ in renamed}),
+                        tuple(renamed))
+
+
+class SchemaChangeError(NerdError, ValueError):
+    """Loading the schema would drop types that existing runs use; the message says what --force means."""
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What `install` did: the schema, how its types changed, and what that means for the runs."""
+
+    schema: LabelSchema
+    change: SchemaChange
+    saved: bool  # False: the schema in force was the same already
+    notes: tuple[str, ...] = ()
+
+
+def install(store: Store, path: str | Path, force: bool = False) -> Loaded:
+    """Validate a schema file and put it in force, saying what it means for existing runs.
+
+    Types removed (or renamed) while annotation or training runs exist need `force`: those runs
+    keep their tags, but nothing new uses the dropped names and their students can't learn them.
+    """
+    schema, old = load(path), store.labels.current()
+    change = compare(old, schema)
+    if schema.digest() == old.digest():
+        return Loaded(old, change, saved=False)
+    annotation_runs, training_runs = len(store.annotations.ids()), len(store.training.runs())
+    runs = ", ".join(f"{n} {what} run{'s' if n != 1 else ''}" for n, what in
+                     ((annotation_runs, "annotation"), (training_runs, "training")) if n)
+    notes: list[str] = []
+    if runs and change.types_changed:
+        notes.append(f"Runs made under the old types ({runs}) keep their tags; a removed or renamed"
+                     " type's tags are not retyped.")
+        if training_runs:
+            notes.append("A training run's label list is fixed when it starts: retrain the student"
+                         " (`nerd train`) for the new types; bundles already exported keep the old ones.")
+        if change.drops_names and not force:
+            raise SchemaChangeError(f"{path}: {change.summary()}. {' '.join(notes)} Nothing was changed;"
+                                    " add --force to load it anyway.")
+    elif runs:
+        notes.append("Same types, new prompt text: new annotation runs will not reuse earlier answers.")
+    store.labels.save(schema)
+    return Loaded(schema, change, saved=True, notes=tuple(notes))

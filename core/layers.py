@@ -44,6 +44,55 @@ def reviewed(store: Store, run: int, wanted: set[int]) -> Layer:
     return _only({**store.annotations.tags(run), **store.reviews.latest_tags(run)}, wanted)
 
 
+def reviewed_ids(store: Store, run: int) -> set[int]:
+    """Sentences a person reviewed in the run (an undo back to the run's tags un-reviews one)."""
+    from core.review import REVERT
+
+    return {sid for sid, review in store.reviews.latest(run).items() if review.action != REVERT}
+
+
+def labelled(store: Store, spec: str) -> list[StoredSentence]:
+    """SUBSET[@LAYER]'s sentences that the layer labels (default gold), its tags as `.gold`.
+
+    Human labels only: a `review:N` layer gives just the sentences a person reviewed, so a
+    project without gold can train and score on its reviews and nothing else.
+    """
+    from dataclasses import replace
+
+    subset, _, layer = spec.partition("@")
+    sentences = list(subset_sentences(store, resolve_subset(store, subset)))
+    tags = load(store, layer or "gold", sentences)
+    if layer.startswith("review:"):
+        keep = reviewed_ids(store, run_id(store, layer.split(":", 1)[1]))
+        tags = {sid: t for sid, t in tags.items() if sid in keep}
+    return [replace(s, gold=tags[s.id]) for s in sentences if s.id in tags]
+
+
+def sample_labelled(store: Store, spec: str, name: str, size: int, seed: int = 13,
+                    exclude: list[str] | tuple[str, ...] = ()) -> int:
+    """A seeded subset of the sentences SPEC labels: `review:N` (those a person reviewed in run
+    N) or SUBSET@LAYER. The held-out split a project without gold scores against."""
+    import random
+
+    from core.corpora import SubsetError, recorded_subset
+
+    if spec.startswith("review:"):
+        run = store.annotations.run(run_id(store, spec.split(":", 1)[1]))
+        spec = f"{store.corpora.subset(run.subset_id).name}@{spec}"
+    params = {"from": spec, "size": size, "seed": seed, "exclude": sorted(exclude)}
+    if (recorded := recorded_subset(store, name, params, "; choose another --name")) is not None:
+        return recorded
+    excluded = {sid for other in exclude
+                for sid in store.corpora.subset_sentence_ids(subset_id(store, other))}
+    candidates = [s.id for s in labelled(store, spec) if s.id not in excluded]
+    if size > len(candidates):
+        raise SubsetError(f"{spec} labels {len(candidates)} eligible sentences, fewer than --size {size};"
+                          " review more sentences or ask for fewer")
+    source = store.corpora.subset(resolve_subset(store, spec.partition("@")[0]))
+    chosen = random.Random(seed).sample(candidates, size)
+    return store.corpora.add_subset(name, source.dataset_id, seed, params, chosen)
+
+
 def lexicon(sentences: list[StoredSentence], source: list[StoredSentence]) -> Layer:
     """Tag every occurrence of every entity string seen in `source`'s gold tags."""
     memory = Memory(source)

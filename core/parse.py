@@ -15,16 +15,8 @@ import re
 import warnings
 from dataclasses import dataclass, field
 
-from common.tags import ENTITY_TYPES
+from core.labels import CONLL, LabelSchema
 
-# Long or plural type names models use instead of the CoNLL tags (keys upper-cased, no spaces).
-_ALIASES = {
-    "LOCATION": "LOC", "LOCATIONS": "LOC", "LOCS": "LOC",
-    "PERSON": "PER", "PERSONS": "PER", "PEOPLE": "PER", "PERS": "PER",
-    "ORGANIZATION": "ORG", "ORGANISATION": "ORG", "ORGANIZATIONS": "ORG",
-    "ORGANISATIONS": "ORG", "ORGS": "ORG",
-    "MISCELLANEOUS": "MISC", "MISCS": "MISC",
-}  # fmt: skip
 # A quote closes a string if it is not backslash-escaped and a delimiter (or, for a missing
 # comma, another string) follows; other quotes are text (`'O'Neil'`). Escaped = after an odd
 # run of backslashes.
@@ -45,15 +37,21 @@ class Parsed:
     entities: list[tuple[str, str]]
     status: str  # ok | repaired | truncated | empty | failed
     reasoning: str = ""
-    extra: dict[str, list[str]] = field(default_factory=dict)
+    extra: dict[str, list[str]] = field(default_factory=dict)  # keys not in the schema: their texts
     problems: list[str] = field(default_factory=list)
+    types: tuple[str, ...] = CONLL.names  # the schema's types, in its order
+
+    @property
+    def unknown_types(self) -> list[str]:
+        """Keys the answer used that the schema doesn't know (their texts are in `extra`)."""
+        return list(self.extra)
 
     def as_dict(self) -> dict[str, list[str]]:
-        """{type: [texts]} in ENTITY_TYPES order (other types after), only non-empty types."""
+        """{type: [texts]} in the schema's order (other types after), only non-empty types."""
         out: dict[str, list[str]] = {}
         for etype, text in self.entities:
             out.setdefault(etype, []).append(text)
-        rank = {t: n for n, t in enumerate(ENTITY_TYPES)}
+        rank = {t: n for n, t in enumerate(self.types)}
         return {t: out[t] for t in sorted(out, key=lambda t: rank.get(t, len(rank)))}
 
 
@@ -184,21 +182,13 @@ def _unescape(quote: str, raw: str) -> str:
     return raw.replace("\\" + quote, quote)
 
 
-def _map_key(key: str, types: tuple[str, ...]) -> str | None:
-    """The entity type a key names ('loc', 'Location', 'PERSON' ...), or None if unknown."""
-    norm = re.sub(r"[\s_-]+", "", key.upper())
-    if key in types or norm in types:
-        return key if key in types else norm
-    alias = _ALIASES.get(norm)
-    return alias if alias in types else None
-
-
-def parse_answer(text: str, types: tuple[str, ...] = ENTITY_TYPES) -> Parsed:
-    """The final entity dict in an LLM answer; never raises, whatever the input."""
+def parse_answer(text: str, schema: LabelSchema = CONLL) -> Parsed:
+    """The final entity dict in an LLM answer, keys resolved by the schema ('loc', 'Location',
+    'PERSON', an alias, a plural); never raises, whatever the input."""
     try:
-        return _parse(text if isinstance(text, str) else str(text or ""), tuple(types))
+        return _parse(text if isinstance(text, str) else str(text or ""), schema)
     except Exception as exc:  # noqa: BLE001 - the contract is a status, not an exception
-        return Parsed([], "failed", problems=[f"internal error: {exc!r}"])
+        return Parsed([], "failed", problems=[f"internal error: {exc!r}"], types=schema.names)
 
 
 def _dicts(text: str) -> list[tuple[int, _Reader]]:
@@ -220,13 +210,13 @@ def _dicts(text: str) -> list[tuple[int, _Reader]]:
     return found
 
 
-def _parse(text: str, types: tuple[str, ...]) -> Parsed:
+def _parse(text: str, schema: LabelSchema) -> Parsed:
     found, curly = _dicts(text), False
     if not found and (straight := text.translate(_CURLY)) != text:
         found, curly, text = _dicts(straight), True, straight
     if not found:
         status = "failed" if _DICT_LIKE.search(text) else "empty"
-        return Parsed([], status, problems=["no dict found"] if text.strip() else [])
+        return Parsed([], status, problems=["no dict found"] if text.strip() else [], types=schema.names)
 
     start, reader = found[-1]
     outside = text[:start] + text[reader.i :]  # a fence-like string inside the dict is data
@@ -235,7 +225,7 @@ def _parse(text: str, types: tuple[str, ...]) -> Parsed:
     entities: list[tuple[str, str]] = []
     extra: dict[str, list[str]] = {}
     for key, items in reader.pairs:
-        etype = _map_key(key, types)
+        etype = schema.resolve(key)
         if etype not in (None, key):
             problems.append(f"mapped key {key!r} to {etype}")
         texts = [t.strip() for t in items if t and t.strip()]
@@ -245,9 +235,10 @@ def _parse(text: str, types: tuple[str, ...]) -> Parsed:
             entities += [(etype, t) for t in texts]
     entities = list(dict.fromkeys(entities))  # de-duplicated, first occurrence's order
     extra = {key: texts for key, texts in extra.items() if texts}
+    problems += [f"unknown type {key}" for key in extra]  # its entities are lost to training
     status = "truncated" if reader.truncated else "repaired" if problems else "ok"
     reasoning = _FENCE_OPEN.sub("", text[:start]).strip()
-    return Parsed(entities, status, reasoning, extra, problems)
+    return Parsed(entities, status, reasoning, extra, problems, schema.names)
 
 
 def format_answer(entities: dict[str, list[str]]) -> str:

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from core import corpora, evaluate, layers, quality
+from core.ingest import TextFormat
 from core.progress import bar
 from core.store import Store
 
@@ -34,7 +35,8 @@ def import_defaults(store: Store, data: Path, console: Console | None = None) ->
              + ("" if result.added else " (already there)"))
     if (data / "bbc").is_dir():
         with bar("import bbc") as advance:
-            result = corpora.import_text(store, data / "bbc", "bbc", progress=advance)
+            result = corpora.import_text(store, data / "bbc", "bbc", TextFormat(format="txt", headline=True),
+                                         progress=advance)
         _say(console, f"bbc: {result.sentences} sentences, {result.skipped_duplicates} duplicate"
              " articles dropped" if result.added else f"bbc: {result.sentences} sentences (already there)")
 

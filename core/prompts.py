@@ -14,11 +14,11 @@ from importlib import resources
 from pathlib import Path
 
 from common.errors import NerdError
+from core.labels import CONLL, LabelSchema
 from core.parse import format_answer
 from models.llm import Request
 
 KINDS = ("standard", "cot")
-ANSWER_ORDER = ("PER", "ORG", "LOC", "MISC")  # PER first, as in the paper's example answer
 VERSION = "v1"
 EXAMPLES_DEFAULT = "examples-paper.json"
 
@@ -42,6 +42,7 @@ class Prompt:
     examples: list[Example] = field(default_factory=list)
     version: str = VERSION
     all_types: bool = False  # example answers list every type, so a small model weighs each one
+    schema: LabelSchema = CONLL  # the types the template names; the parser and grammar use them too
 
     @property
     def name(self) -> str:
@@ -57,10 +58,7 @@ class Prompt:
     def render_examples(self) -> str:
         blocks = []
         for example in self.examples:
-            entities = example.entities
-            if self.all_types:
-                entities = {k: entities.get(k, []) for k in ANSWER_ORDER} | entities
-            answer = format_answer(entities)
+            answer = format_answer(self.ordered(example.entities))
             if self.kind == "cot":
                 reasoning = example.reasoning or default_reasoning(example.entities)
                 blocks.append(f"Sentence: '{example.sentence}'\nReasoning: {reasoning}\n"
@@ -68,6 +66,20 @@ class Prompt:
             else:
                 blocks.append(f"Sentence: '{example.sentence}'\nResult: {answer}\n\n")
         return "".join(blocks)
+
+    def ordered(self, entities: dict[str, list[str]]) -> dict[str, list[str]]:
+        """An example answer's types in the schema's order (every type with `all_types`).
+
+        CoNLL's answers without `all_types` keep the example's own order: Figure 1 word for word,
+        and the prefix hashes of runs made before schemas existed.
+        """
+        order = self.schema.order
+        if self.all_types:
+            return {k: entities.get(k, []) for k in order} | entities
+        if self.schema == CONLL:
+            return entities
+        rank = {t: n for n, t in enumerate(order)}
+        return {k: entities[k] for k in sorted(entities, key=lambda k: rank.get(k, len(rank)))}
 
     def render(self, sentence: str) -> str:
         return self.prefix() + sentence + self.template.split("{sentence}", 1)[1]
@@ -92,10 +104,12 @@ def default_reasoning(entities: dict[str, list[str]]) -> str:
             f"3. Types: {typed or 'no named entity'}. 4. Justification: from the context.")
 
 
-def template_text(kind: str) -> str:
+def template_text(kind: str, schema: LabelSchema = CONLL) -> str:
+    """The template with the schema's type list and definitions filled in."""
     if kind not in KINDS:
         raise PromptError(f"unknown prompt {kind!r}; use one of: {', '.join(KINDS)}")
-    return resources.files("core").joinpath("templates", f"{kind}-{VERSION}.txt").read_text().rstrip("\n")
+    text = resources.files("core").joinpath("templates", f"{kind}-{VERSION}.txt").read_text().rstrip("\n")
+    return text.replace("{type_list}", schema.type_list()).replace("{definitions}", schema.definitions())
 
 
 def load_examples(path: str | Path | None = None) -> list[Example]:
@@ -145,5 +159,14 @@ def example_of(sentence) -> Example:
                    sentence_id=sentence.id)
 
 
-def build(kind: str, examples: list[Example] | None = None) -> Prompt:
-    return Prompt(kind, template_text(kind), load_examples() if examples is None else examples)
+def schema_examples(schema: LabelSchema) -> list[Example]:
+    """The schema's own few-shot examples; the paper's three for CoNLL's types; else none."""
+    if schema.examples:
+        return [Example(e.sentence, dict(e.entities), e.reasoning) for e in schema.examples]
+    return load_examples() if schema.names == CONLL.names else []
+
+
+def build(kind: str, examples: list[Example] | None = None, schema: LabelSchema = CONLL) -> Prompt:
+    """The prompt for `schema`'s types; `examples` default to the schema's (`schema_examples`)."""
+    chosen = schema_examples(schema) if examples is None else examples
+    return Prompt(kind, template_text(kind, schema), chosen, schema=schema)

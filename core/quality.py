@@ -11,8 +11,9 @@ from rich.table import Table
 
 from common.tables import markdown_table
 from core import evaluate
-from core.annotate import FAILED
+from core.annotate import FAILED, run_schema
 from core.layers import run_id
+from core.parse import parse_answer
 from core.store import Store
 
 
@@ -28,6 +29,11 @@ class RunQuality:
     completion_tokens: float
     seconds: float
     report: evaluate.Report | None
+    unknown_types: int = 0  # answers that named a type not in the run's label schema
+
+    @property
+    def unknown_type_rate(self) -> float:
+        return self.unknown_types / self.sentences if self.sentences else 0.0
 
     @property
     def parse_failure_rate(self) -> float:
@@ -44,12 +50,14 @@ def run_quality(store: Store, run: int) -> RunQuality:
     scored = [a for a in answers if a.gold]
     n = max(len(answers), 1)
     label = f"run {run} {info.prompt} ({info.model.rsplit('/', 1)[-1]})"
+    schema = run_schema(store, info.params)
     return RunQuality(
         run, label, len(answers), sum(a.parse_status in FAILED for a in answers),
         sum(len(a.entities) for a in answers), sum(len(a.unmatched) for a in answers),
         sum(a.prompt_tokens for a in answers) / n, sum(a.completion_tokens for a in answers) / n,
         sum(a.latency_s for a in answers) / n,
-        evaluate.evaluate([a.gold for a in scored], [a.tags for a in scored]) if scored else None)
+        evaluate.evaluate([a.gold for a in scored], [a.tags for a in scored]) if scored else None,
+        sum(bool(parse_answer(a.raw, schema).extra) for a in answers))
 
 
 def companions(store: Store, ref: str = "latest") -> list[int]:
@@ -65,6 +73,7 @@ def quality_rows(runs: list[RunQuality]) -> list[tuple[str, list[str]]]:
         ("sentences", [str(q.sentences) for q in runs]),
         ("parse failures", [f"{q.parse_failure_rate:.1%}" for q in runs]),
         ("unmatched entities", [f"{q.unmatched_rate:.1%} of {q.entities}" for q in runs]),
+        ("answers with unknown types", [f"{q.unknown_type_rate:.1%} ({q.unknown_types})" for q in runs]),
         ("prompt tokens / sentence", [f"{q.prompt_tokens:.0f}" for q in runs]),
         ("generated tokens / sentence", [f"{q.completion_tokens:.1f}" for q in runs]),
         ("seconds / sentence", [f"{q.seconds:.2f}" for q in runs]),

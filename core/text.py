@@ -7,6 +7,7 @@ text must be split the way CoNLL-2003 was, or alignment and evaluation drift apa
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 _ABBREVIATIONS = {
     "mr", "mrs", "ms", "dr", "prof", "st", "sr", "jr", "gen", "col", "lt", "sgt", "capt",
@@ -31,27 +32,60 @@ _TOKEN = re.compile(
 )
 
 
-def tokenize(text: str) -> list[str]:
-    """Split like CoNLL-2003: `'s` and `n't` off their words, punctuation alone."""
-    tokens: list[str] = []
-    for match in _TOKEN.finditer(text.replace("\u2019", "'").replace("\u2018", "'")):
+def normalise_quotes(text: str) -> str:
+    """The source text as the tokens spell it: curly single quotes made straight."""
+    return text.replace("\u2019", "'").replace("\u2018", "'")
+
+
+class Token(NamedTuple):
+    """A token and where it stands in the text it came from: `text[start:end]`.
+
+    The text is the token as CoNLL writes it: a curly apostrophe (\u2018, \u2019) in the source
+    is a straight one in the token, so `normalise_quotes(source[start:end]) == text`; nothing
+    else differs. Exports that carry the source text write the source's own characters.
+    """
+
+    text: str
+    start: int
+    end: int
+
+
+def tokenize_with_offsets(text: str) -> list[Token]:
+    """`tokenize`, each token with its (start, end) in `text`."""
+    tokens: list[Token] = []
+    for match in _TOKEN.finditer(normalise_quotes(text)):
         token = match.group()
         # A trailing abbreviation dot belongs to the word ("St." in "St. Louis").
-        if token == "." and tokens and tokens[-1].lower() in _ABBREVIATIONS:
+        if token == "." and tokens and tokens[-1].text.lower() in _ABBREVIATIONS:
             end = match.start()
             if end > 0 and not text[end - 1].isspace():
-                tokens[-1] += "."
+                last = tokens[-1]
+                tokens[-1] = Token(last.text + ".", last.start, match.end())
                 continue
-        tokens.append(token)
+        tokens.append(Token(token, match.start(), match.end()))
     return tokens
+
+
+def tokenize(text: str) -> list[str]:
+    """Split like CoNLL-2003: `'s` and `n't` off their words, punctuation alone."""
+    return [token.text for token in tokenize_with_offsets(text)]
 
 
 _BOUNDARY = re.compile(r"""(?<=[.!?])["')\]]*\s+(?=["'(\[]?[A-Z0-9£$])""")
 
 
-def split_sentences(paragraph: str) -> list[str]:
-    """Split a paragraph at ., ! or ? followed by a capital, unless the dot ends an abbreviation."""
-    pieces: list[str] = []
+def _stripped(text: str, start: int, end: int) -> tuple[int, int]:
+    """`text[start:end].strip()` as positions."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def sentence_spans(paragraph: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of a paragraph (see `split_sentences`)."""
+    found: list[tuple[int, int]] = []
     start = 0
     for match in _BOUNDARY.finditer(paragraph):
         before = paragraph[start : match.start()].rstrip("\"')]")
@@ -59,22 +93,64 @@ def split_sentences(paragraph: str) -> list[str]:
         stem = last_word.rstrip(".").lower()
         if before.endswith(".") and (stem in _ABBREVIATIONS or re.fullmatch(r"[a-z]", stem)):
             continue
-        pieces.append(paragraph[start : match.start() + len(match.group().rstrip())].strip())
+        found.append(_stripped(paragraph, start, match.start() + len(match.group().rstrip())))
         start = match.end()
-    pieces.append(paragraph[start:].strip())
-    return [p for p in pieces if p]
+    found.append(_stripped(paragraph, start, len(paragraph)))
+    return [(a, b) for a, b in found if b > a]
+
+
+def split_sentences(paragraph: str) -> list[str]:
+    """Split a paragraph at ., ! or ? followed by a capital, unless the dot ends an abbreviation."""
+    return [paragraph[a:b] for a, b in sentence_spans(paragraph)]
+
+
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+_WORD = re.compile(r"\S+")
+
+
+def body_start(text: str) -> int:
+    """Where the text after its first line (a headline) begins."""
+    newline = text.find("\n")
+    return len(text) if newline < 0 else newline + 1
+
+
+def paragraph_spans(text: str, start: int = 0) -> list[tuple[int, int]]:
+    """(start, end) of each blank-line separated paragraph of `text[start:]`, without the
+    whitespace around it; LF, CRLF and CR-LF mixes alike."""
+    found: list[tuple[int, int]] = []
+    for match in _PARAGRAPH_BREAK.finditer(text, start):
+        found.append(_stripped(text, start, match.start()))
+        start = match.end()
+    found.append(_stripped(text, start, len(text)))
+    return [(a, b) for a, b in found if b > a]
+
+
+def document_sentences(text: str, skip_headline: bool = False) -> list[list[Token]]:
+    """Tokenised sentences of one document, every token with its (start, end) in `text`.
+
+    Paragraphs are blank-line separated and never share a sentence; inside one, any run of
+    whitespace (line breaks too) counts as one space. With `skip_headline` the first line is
+    a title: it stays in the text but gives no sentence.
+    """
+    sentences: list[list[Token]] = []
+    for para_start, para_end in paragraph_spans(text, body_start(text) if skip_headline else 0):
+        words = list(_WORD.finditer(text, para_start, para_end))
+        flat = " ".join(word.group() for word in words)
+        origin: list[int] = []  # flat's position -> text's position (-1 for the joining spaces)
+        for word in words:
+            origin.extend(range(word.start(), word.end()))
+            origin.append(-1)
+        for sent_start, sent_end in sentence_spans(flat):
+            tokens = tokenize_with_offsets(flat[sent_start:sent_end])
+            if tokens:
+                sentences.append([
+                    Token(t.text, origin[sent_start + t.start], origin[sent_start + t.end - 1] + 1)
+                    for t in tokens
+                ])
+    return sentences
 
 
 def article_sentences(text: str, skip_headline: bool = True) -> list[list[str]]:
     """Tokenised sentences of one article: paragraphs are blank-line separated, line 1 is the headline."""
-    lines = text.replace("\r\n", "\n").split("\n")
-    if skip_headline and lines:
-        lines = lines[1:]
-    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", "\n".join(lines)) if p.strip()]
-    sentences: list[list[str]] = []
-    for paragraph in paragraphs:
-        for sentence in split_sentences(" ".join(paragraph.split())):
-            tokens = tokenize(sentence)
-            if tokens:
-                sentences.append(tokens)
-    return sentences
+    return [[token.text for token in sentence]
+            for sentence in document_sentences(text, skip_headline=skip_headline)]

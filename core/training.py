@@ -52,9 +52,9 @@ class TrainConfig:
     bucket: bool = True  # length-bucketed batches
     seed: int = 13
     max_length: int = 128
-    dev: str = "conll-dev"
+    dev: str = "auto"  # SUBSET[@LAYER] scored each epoch; auto: conll-dev when it has gold, else none
     dev_limit: int = 500
-    test: str = "conll-test"
+    test: str = "auto"  # SUBSET[@LAYER] predicted at the end; auto: conll-test when it has gold
 
 
 MEASURING_ONLY = {"dev", "dev_limit", "test"}
@@ -119,13 +119,15 @@ def _layer_examples(store: Store, spec: str, kind: str, only: str = "all") -> li
         layer = f"{layer.split(':')[0]}:{newest}"
     sentences = list(corpora.subset_sentences(store, subset_id))
     tags = layers.load(store, layer or "gold", sentences)
+    if kind == "original" and layer.startswith("review:"):  # human labels: reviewed sentences only
+        only = "reviewed"
     if only != "all" and layer.startswith(("run:", "review:")):
         run = layers.run_id(store, layer.split(":", 1)[1])
         if only == "clean":
             keep = {a.sentence_id for a in store.annotations.answers(run)
                     if a.parse_status in ("ok", "repaired", "truncated")}
         elif only == "reviewed":
-            keep = set(store.reviews.latest(run))
+            keep = layers.reviewed_ids(store, run)
         elif only.startswith("confident:"):
             keep = confident(store, run, float(only.split(":", 1)[1]))
         else:
@@ -134,7 +136,9 @@ def _layer_examples(store: Store, spec: str, kind: str, only: str = "all") -> li
         tags = {k: v for k, v in tags.items() if k in keep}
     examples = [Example(kind, s.id, s.tokens, tags[s.id]) for s in sentences if s.id in tags]
     if not examples:
-        raise TrainingError(f"{spec}: no labelled sentences (is the layer {layer or 'gold'} empty?)")
+        hint = (f"review some sentences of run {layer.split(':', 1)[1]} in the app (nerd tui) first"
+                if layer.startswith("review:") else f"is the layer {layer or 'gold'} empty?")
+        raise TrainingError(f"{spec}: no labelled sentences ({hint})")
     return examples
 
 
@@ -155,9 +159,18 @@ def confident(store: Store, run: int, threshold: float) -> set[int]:
 
 
 def load_data(store: Store, config: TrainConfig) -> tuple[list[Example], list[Example]]:
+    """The training sentences, never one of the dev or test sentences it is measured on, and a
+    sentence with human labels never also as distilled data."""
+    measured = {s.id for spec in (measure_spec(store, config.dev, "conll-dev"),
+                                  measure_spec(store, config.test, "conll-test")) if spec
+                for s in corpora.subset_sentences(store, corpora.resolve_subset(store, spec.split("@")[0]))}
     distilled = [e for spec in config.distilled
-                 for e in _layer_examples(store, spec, "distilled", config.distilled_filter)]
-    original = [e for spec in config.original for e in _layer_examples(store, spec, "original")]
+                 for e in _layer_examples(store, spec, "distilled", config.distilled_filter)
+                 if e.sentence_id not in measured]
+    original = [e for spec in config.original for e in _layer_examples(store, spec, "original")
+                if e.sentence_id not in measured]
+    human = {e.sentence_id for e in original}  # a sentence a person labelled trains on those labels
+    distilled = [e for e in distilled if e.sentence_id not in human]
     schedule = parse_schedule(config.schedule)
     if schedule.name != "pure-original" and not distilled:
         raise TrainingError(f"schedule {schedule.name} needs --distilled SUBSET@LAYER")
@@ -237,10 +250,11 @@ def _epochs(store: Store, config: TrainConfig, run: int, folder: Path, schedule,
     tokenizer = enc.load_tokenizer(path)
     torch.manual_seed(config.seed)
     device = enc.device()
-    model = enc.load_classifier(path).to(device)
+    labels = run_labels(store, folder)
+    model = enc.load_classifier(path, labels).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
     for example in distilled + original:
-        example.pieces = enc.training_examples(tokenizer, example.words, example.tags,
+        example.pieces = enc.training_examples(tokenizer, example.words, example.tags, labels,
                                                config.max_length)
     plans = [_plan(schedule, config, epoch, distilled, original) for epoch in range(config.epochs)]
     lr_at = _lr_function(config, [math.ceil(sum(len(e.pieces) for e, _ in plan) / config.batch_size)
@@ -296,8 +310,20 @@ def _epochs(store: Store, config: TrainConfig, run: int, folder: Path, schedule,
         yield EpochDone(row)
     model.save_pretrained(folder / "model")
     tokenizer.save_pretrained(folder / "model")
-    if config.test:
-        store_predictions(store, run, model, tokenizer, config.test, config.max_length)
+    test = measure_spec(store, config.test, "conll-test")
+    if test:
+        store_predictions(store, run, model, tokenizer, test.split("@")[0], config.max_length)
+
+
+def run_labels(store: Store, folder: Path) -> list[str]:
+    """The student's label list (O, B-/I- of each type of the label schema), fixed when the run
+    starts (`labels.json` in its folder): a schema loaded later needs a new run, not a resume."""
+    saved = folder / "labels.json"
+    if saved.is_file():
+        return json.loads(saved.read_text())
+    labels = store.labels.current().bio_labels()
+    saved.write_text(json.dumps(labels))
+    return labels
 
 
 def _plan(schedule, config: TrainConfig, epoch: int, distilled: list[Example],
@@ -337,14 +363,21 @@ def _weighted_loss(logits, labels, weights: list[float]):
     return (per_sentence * w).sum() / w.sum().clamp(min=1e-9)
 
 
-def _dev_sentences(store: Store, config: TrainConfig):
-    if not config.dev:
-        return []
+def measure_spec(store: Store, spec: str, default: str) -> str:
+    """A dev or test SUBSET[@LAYER]; "auto" is `default` (CoNLL's) when the project has it
+    with gold tags, else none: a project without gold trains without a dev or test set."""
+    if spec != "auto":
+        return spec
     try:
-        subset = corpora.resolve_subset(store, config.dev)
+        sentences = corpora.subset_sentences(store, corpora.resolve_subset(store, default))
     except corpora.NotFound:
-        return []
-    return [s for s in corpora.subset_sentences(store, subset) if s.gold][: config.dev_limit]
+        return ""
+    return default if any(s.gold for s in sentences) else ""
+
+
+def _dev_sentences(store: Store, config: TrainConfig):
+    spec = measure_spec(store, config.dev, "conll-dev")
+    return layers.labelled(store, spec)[: config.dev_limit] if spec else []
 
 
 def _dev_f1(model, tokenizer, dev, config: TrainConfig) -> float:

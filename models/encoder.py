@@ -7,13 +7,11 @@ sentence longer than the model's window is split into windows of whole words, ne
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from common.errors import NerdError
-from common.tags import bio_labels
 from models.pieces import Window, first_piece_labels, padded, tag_windows, word_windows
-
-LABELS = bio_labels()
 
 
 class EncoderError(NerdError, ValueError):
@@ -58,26 +56,30 @@ def windows(tokenizer, words: list[str], max_length: int = 128) -> list[Window]:
                         tokenizer.unk_token_id, max_length)
 
 
-def training_examples(tokenizer, words: list[str], tags: list[str], max_length: int = 128
-                      ) -> list[tuple[list[int], list[int]]]:
-    """(input_ids, labels) per window; labels on first pieces only."""
-    index = {label: i for i, label in enumerate(LABELS)}
-    labels = [index[tag] for tag in tags]
-    return [(w.input_ids, first_piece_labels(w, labels)) for w in windows(tokenizer, words, max_length)]
+def training_examples(tokenizer, words: list[str], tags: list[str], labels: Sequence[str],
+                      max_length: int = 128) -> list[tuple[list[int], list[int]]]:
+    """(input_ids, label ids) per window, ids into `labels` (the classifier's); first pieces only."""
+    index = {label: i for i, label in enumerate(labels)}
+    if unknown := next((tag for tag in tags if tag not in index), None):
+        raise EncoderError(f"tag {unknown!r} is not one of the student's labels ({', '.join(labels)}):"
+                           " the sentence was tagged under other entity types than the training run's")
+    ids = [index[tag] for tag in tags]
+    return [(w.input_ids, first_piece_labels(w, ids)) for w in windows(tokenizer, words, max_length)]
 
 
-def load_classifier(path: Path, for_training: bool = True):
-    """A token-classification head over the encoder, with our label map."""
+def load_classifier(path: Path, labels: Sequence[str] | None = None):
+    """With `labels` (O, B-T, I-T ... of the label schema): a fresh token-classification head
+    over the encoder, id2label naming them. Without: the trained model as saved, its own labels."""
     from transformers import AutoModelForTokenClassification
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()  # "newly initialized classifier" is the point of training
 
     try:
-        if for_training:
+        if labels is not None:
             return AutoModelForTokenClassification.from_pretrained(
-                str(path), num_labels=len(LABELS), id2label=dict(enumerate(LABELS)),
-                label2id={label: i for i, label in enumerate(LABELS)},
+                str(path), num_labels=len(labels), id2label=dict(enumerate(labels)),
+                label2id={label: i for i, label in enumerate(labels)},
                 ignore_mismatched_sizes=True,
             )
         return AutoModelForTokenClassification.from_pretrained(str(path))

@@ -51,6 +51,14 @@ def embedded_gguf() -> Path:
     return path
 
 
+def gguf_path(model: str | Path | None) -> Path:
+    """The GGUF to load: the one given, else the embedded Gemma; a missing file is an error."""
+    path = Path(model) if model else embedded_gguf()
+    if not path.is_file():
+        raise BackendError(f"{path}: no such GGUF file; pass --model PATH to a .gguf model")
+    return path
+
+
 class InProcessLlama:
     """A GGUF model through llama.cpp in this process; plain completion, or chat with a template.
 
@@ -61,9 +69,7 @@ class InProcessLlama:
 
     def __init__(self, model: str | Path | None = None, n_ctx: int = 4096,
                  n_threads: int | None = None, seed: int = 0) -> None:
-        path = Path(model) if model else embedded_gguf()
-        if not path.is_file():
-            raise BackendError(f"{path}: no such GGUF file; pass --model PATH to a .gguf model")
+        path = gguf_path(model)
         try:
             from llama_cpp import Llama
         except ImportError as exc:
@@ -140,9 +146,7 @@ class LlamaBackend:
 
     def __init__(self, model: str | Path | None = None, n_ctx: int = 4096,
                  n_threads: int | None = None, seed: int = 0) -> None:
-        path = Path(model) if model else embedded_gguf()
-        if not path.is_file():
-            raise BackendError(f"{path}: no such GGUF file; pass --model PATH to a .gguf model")
+        path = gguf_path(model)
         self.model = str(path)
         self._lock = threading.Lock()
         # The child's llama.cpp log, quoted if it crashes; closed in close().

@@ -21,6 +21,7 @@ from models.encoder import EncoderError, load_classifier, load_tokenizer, window
 from models.runtime import MODEL_FILE, onnx_feed
 
 CHECK_FILE = "nerd_export.json"
+SCHEMA_KEY = "label_schema"  # the project's label schema (its JSON) beside the check, when known
 
 
 @dataclass
@@ -35,15 +36,17 @@ class ExportCheck:
     dev_f1_int8: float | None = None
 
 
-def export(checkpoint: str | Path, out: str | Path, check: list[list[str]], opset: int = 17) -> ExportCheck:
-    """fp32 export with dynamic batch and sequence axes; checked on `check` sentences."""
+def export(checkpoint: str | Path, out: str | Path, check: list[list[str]], opset: int = 17,
+           schema: dict | None = None) -> ExportCheck:
+    """fp32 export with dynamic batch and sequence axes; checked on `check` sentences. `schema`
+    (the label schema's JSON) goes into nerd_export.json; id2label is the model's own."""
     import torch
 
     checkpoint, out = Path(checkpoint), Path(out)
     if not (checkpoint / "config.json").is_file():
         raise EncoderError(f"{checkpoint}: not a checkpoint dir (no config.json)")
     tokenizer = load_tokenizer(checkpoint)
-    model = load_classifier(checkpoint, for_training=False).eval()
+    model = load_classifier(checkpoint).eval()
     out.mkdir(parents=True, exist_ok=True)
     names = ["input_ids", "attention_mask"]
     if "token_type_ids" in tokenizer.model_input_names:
@@ -59,8 +62,15 @@ def export(checkpoint: str | Path, out: str | Path, check: list[list[str]], opse
     model.config.save_pretrained(out)
     tokenizer.save_pretrained(out)
     result = compare(model, tokenizer, out / MODEL_FILE, check)
-    write_check(out, result)
+    write_check(out, result, schema or {})  # {}: a fresh bundle keeps no earlier export's schema
     return result
+
+
+def checkpoint_labels(checkpoint: str | Path) -> list[str]:
+    """A trained checkpoint's labels in id order (its config.json's id2label)."""
+    config = json.loads((Path(checkpoint) / "config.json").read_text())
+    id2label = config.get("id2label") or {}
+    return [id2label[str(i)] for i in range(len(id2label))]
 
 
 def compare(model, tokenizer, onnx_file: Path, sentences: list[list[str]]) -> ExportCheck:
@@ -123,9 +133,20 @@ def quantize(out: str | Path, dev: list[list[str]], score: Callable[[list[list[s
     return check
 
 
-def write_check(out: Path, check: ExportCheck) -> None:
-    (out / CHECK_FILE).write_text(json.dumps(asdict(check), indent=2))
+def write_check(out: Path, check: ExportCheck, schema: dict | None = None) -> None:
+    """The check, and the label schema (kept from the file when `schema` is None)."""
+    if schema is None:
+        schema = read_schema(out)
+    (out / CHECK_FILE).write_text(json.dumps(asdict(check) | ({SCHEMA_KEY: schema} if schema else {}),
+                                             indent=2))
 
 
 def read_check(out: Path) -> ExportCheck:
-    return ExportCheck(**json.loads((Path(out) / CHECK_FILE).read_text()))
+    data = json.loads((Path(out) / CHECK_FILE).read_text())
+    return ExportCheck(**{k: v for k, v in data.items() if k != SCHEMA_KEY})
+
+
+def read_schema(out: Path) -> dict | None:
+    """The label schema's JSON written into the bundle, or None (older bundles, no project)."""
+    file = Path(out) / CHECK_FILE
+    return json.loads(file.read_text()).get(SCHEMA_KEY) if file.is_file() else None

@@ -98,6 +98,24 @@ def articles(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def nerd(tmp_path: Path):
+    """`nerd(*args, code=0) -> output`: the CLI on a project in tmp_path, exit code checked."""
+    from click.testing import CliRunner
+
+    from tui.cli import main
+
+    runner = CliRunner()
+    db = str(tmp_path / "cli.db")
+
+    def run(*args: str, code: int = 0) -> str:
+        result = runner.invoke(main, [*args, "--db", db])
+        assert result.exit_code == code, result.output
+        return result.output
+
+    return run
+
+
+@pytest.fixture
 def store(tmp_path: Path) -> Store:
     with Store(tmp_path / "project.db") as opened:
         yield opened

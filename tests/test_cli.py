@@ -7,21 +7,11 @@ import sys
 import pytest
 from click.testing import CliRunner
 
+from tests import conftest
 from tests.conftest import write_bad
 from tui.cli import main
 
-
-@pytest.fixture
-def nerd(tmp_path):
-    runner = CliRunner()
-    db = str(tmp_path / "cli.db")
-
-    def run(*args: str, code: int = 0) -> str:
-        result = runner.invoke(main, [*args, "--db", db])
-        assert result.exit_code == code, result.output
-        return result.output
-
-    return run
+nerd = conftest.nerd  # the CLI fixture lives in conftest; this name stays for modules that import it
 
 
 def test_import_sample_stats_export_report(nerd, conll_file, tmp_path):
@@ -43,7 +33,7 @@ def test_import_sample_stats_export_report(nerd, conll_file, tmp_path):
 
 
 def test_import_text(nerd, articles):
-    assert "1 duplicate articles dropped" in nerd("import", "text", str(articles), "--name", "news")
+    assert "1 duplicate documents dropped" in nerd("import", "text", str(articles), "--name", "news")
 
 
 def test_bad_file_is_one_line_error(nerd, tmp_path):

@@ -37,3 +37,25 @@ def test_dict_round_trip_ceiling_on_all_of_train(store):
     (report,) = layers.score(store, "train", "gold", ["roundtrip"]).values()
     assert report.support == 23499
     assert 0.999 < report.micro_f1 < 1.0  # two sentences of 14041 differ
+
+
+def test_bbc_counts_and_offsets(store):
+    """The demo's BBC import (headline first, as BBC's files are) keeps its counts, and every
+    token is its article's text between its stored offsets (issue 12)."""
+    from core import pipeline
+    from core.ingest import ARTICLES, read_source
+    from core.text import normalise_quotes
+
+    if not (DATA / "bbc").is_dir():
+        pytest.skip("BBC articles not found")
+    pipeline.import_defaults(store, DATA)
+    bbc = store.corpora.dataset_by_name("bbc")
+    assert bbc.n_sentences == 39830
+    documents = {d.id: d for d in store.corpora.documents(bbc.id)}
+    assert len(read_source(DATA / "bbc", ARTICLES).documents) == 2225  # 98 of them duplicates
+    assert len(documents) == 2225 - 98 == 2127
+    for sentence in store.corpora.dataset_sentences(bbc.id):
+        text = documents[sentence.document_id].text
+        assert [normalise_quotes(text[a:b]) for a, b in sentence.offsets] == sentence.tokens
+    again = corpora.import_text(store, DATA / "bbc", "bbc-again", ARTICLES)
+    assert not again.added and again.name == "bbc" and again.sentences == 39830

@@ -58,7 +58,7 @@ def test_export_checks_itself_against_torch(bundle):
 def test_runtime_matches_torch_and_windows_long_sentences(trained, bundle):
     from models.encoder import load_classifier, load_tokenizer, predict
 
-    expected = predict(load_classifier(trained, for_training=False), load_tokenizer(trained), SENTENCES)
+    expected = predict(load_classifier(trained), load_tokenizer(trained), SENTENCES)
     got = Tagger(bundle).tag(SENTENCES)
     assert got == expected
     assert len(got[-2]) == 300 and got[-1] == []

@@ -7,8 +7,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from common.tags import ENTITY_TYPES
+from core.labels import CONLL
 from core.parse import Parsed, format_answer, parse_answer
+
+ENTITY_TYPES = CONLL.names
 
 PAPER = "{'LOC': ['Houston'], 'PER': ['Orlando Miller', 'Todd Stottlemyre'], 'ORG': ['Houston Astros']}"
 PAPER_ENTITIES = [
@@ -115,11 +117,12 @@ def test_missing_keys_are_fine():
     assert p.as_dict() == {"PER": ["Orlando Miller"]}
 
 
-def test_unknown_keys_go_to_extra():
-    p = parse_answer("{'PER': ['Orlando Miller'], 'DATE': ['Monday', 'Monday'], 'GPE': []}")
+def test_unknown_keys_go_to_extra_and_count_as_a_problem():
+    p = parse_answer("{'PER': ['Orlando Miller'], 'DATE': ['Monday', 'Monday'], 'TIME': []}")
     assert p.entities == [("PER", "Orlando Miller")]
-    assert p.extra == {"DATE": ["Monday"]}
-    assert p.status == "ok"
+    assert p.extra == {"DATE": ["Monday"]} and p.unknown_types == ["DATE"]
+    assert p.status == "repaired"  # issue 12: no longer dropped silently as "ok"
+    assert p.problems == ["unknown type DATE"]  # an empty unknown list loses nothing
     assert "DATE" not in p.as_dict()
 
 

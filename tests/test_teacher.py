@@ -10,6 +10,7 @@ import pytest
 from core import corpora
 from core.annotate import RunConfig, annotate, open_run, record, small_teacher
 from core.grammar import candidate_spans, span_pattern
+from core.labels import CONLL
 from core.memory import Memory, overlay
 from core.neighbours import nearest
 from core.prompts import build
@@ -38,7 +39,8 @@ def test_candidate_spans_are_word_bounded_ngrams():
 def test_span_pattern_admits_only_spans_of_the_sentence():
     import regex
 
-    pattern = regex.compile(span_pattern(["O'Neill", "met", "Bob", "Smith", "in", "Paris", "."]))
+    pattern = regex.compile(span_pattern(["O'Neill", "met", "Bob", "Smith", "in", "Paris", "."],
+                                         CONLL.names))
     assert pattern.fullmatch(" {'PER': ['O\\'Neill', 'Bob Smith'], 'LOC': ['Paris']}\n")
     assert pattern.fullmatch("{}") and pattern.fullmatch("{'LOC': []}")
     assert not pattern.fullmatch("{'PER': ['Bob Jones']}")  # not a span: invented

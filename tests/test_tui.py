@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Input, Select
 
-from core import corpora, layers
+from core import corpora, labels, layers
+from core.annotate import import_llm_output
 from core.store import Store
 from tests.fault_server import FaultServer
 from tests.test_review import build_project
@@ -22,6 +23,7 @@ from tui.screens.help import HelpScreen
 from tui.screens.reports import ReportsScreen
 from tui.screens.review import ReviewScreen
 from tui.screens.runs import RunsScreen
+from tui.widgets.sentence import OTHER, SentenceView, legend, styled
 
 SIZE = (80, 24)
 
@@ -44,6 +46,50 @@ def add_training_run(db: Path) -> None:
 def project(tmp_path: Path) -> tuple[Path, int]:
     db, run = build_project(tmp_path)
     add_training_run(db)
+    return db, run
+
+
+MARITIME = labels.from_data([{"name": name, "description": f"A {name.lower()} named in a shipping report."}
+                             for name in ("VESSEL", "PORT", "COMPANY", "PERSON", "CARGO")])
+MARITIME_CONLL = """Ever B-VESSEL
+Given I-VESSEL
+left O
+Rotterdam B-PORT
+for O
+Maersk B-COMPANY
+with O
+crude B-CARGO
+oil I-CARGO
+. O
+
+Captain O
+Kim B-PERSON
+Lee I-PERSON
+berthed O
+MSC B-VESSEL
+Oscar I-VESSEL
+at O
+Antwerp B-PORT
+. O
+"""
+MARITIME_ANSWERS = [  # the cargo missed, a port made up
+    "{'VESSEL': ['Ever Given'], 'PORT': ['Rotterdam'], 'COMPANY': ['Maersk']}",
+    "{'PERSON': ['Kim Lee'], 'VESSEL': ['MSC Oscar'], 'PORT': ['Antwerp', 'Hamburg']}",
+]
+
+
+@pytest.fixture
+def maritime(tmp_path: Path) -> tuple[Path, int]:
+    """A project with its own five types (keys 1-5 in order, CARGO on 5) and one imported run."""
+    db, conll, answers = tmp_path / "maritime.db", tmp_path / "maritime.conll", tmp_path / "answers.jsonl"
+    conll.write_text(MARITIME_CONLL)
+    with Store(db) as store:
+        store.labels.save(MARITIME)
+        corpora.import_conll(store, conll, "maritime")
+        ids = [s.id for s in corpora.subset_sentences(store, corpora.resolve_subset(store, "maritime"))]
+        answers.write_text("".join(json.dumps({"id": i, "answer": a}) + "\n"
+                                   for i, a in zip(ids, MARITIME_ANSWERS, strict=True)))
+        run, _ = import_llm_output(store, str(answers), "maritime", model="teacher")
     return db, run
 
 
@@ -114,6 +160,59 @@ async def test_help_lists_every_screens_keys(project):
         assert isinstance(app.screen, ReviewScreen)
         await pilot.press("f1")
         assert isinstance(app.screen, HelpScreen)
+
+
+@pytest.mark.anyio
+async def test_label_keys_and_colours_come_from_the_projects_schema(maritime):
+    db, run = maritime
+    app = NerdApp(db)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert screen.schema == MARITIME and screen.query_one(SentenceView).colours == MARITIME.colours()
+        text = screen_text(app)
+        assert re.search(r"1 VESSEL +2 PORT +3 COMPANY +4 PERSON +5 CARGO", text) and "1-5 label" in text
+        assert "MISC" not in text
+        await pilot.press(*["right"] * 7, "shift+right")  # "crude oil", which the teacher missed
+        await pilot.press("5")
+        assert screen.current.tags[7:9] == ["B-CARGO", "I-CARGO"] and "crude oil → CARGO" in screen_text(app)
+        await pilot.press("7")
+        assert "no type on key 7" in screen_text(app)
+    assert len(reviews(db, run)) == 1
+    sid, tags, action = reviews(db, run)[0]
+    assert action == "label" and tags[7:9] == ["B-CARGO", "I-CARGO"]
+
+
+@pytest.mark.anyio
+async def test_help_names_the_projects_types(maritime):
+    app = NerdApp(maritime[0])
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        text = screen_text(app)
+        for key, kind in enumerate(MARITIME.names, 1):
+            assert re.search(rf"{key} +Label selection {kind}\b", text), kind
+        assert "Label selection LOC" not in text and not re.search(r"\b6 +Label", text)
+
+
+@pytest.mark.anyio
+async def test_a_schema_loaded_meanwhile_shows_on_return(project):
+    db, _ = project
+    app = NerdApp(db)
+    async with app.run_test(size=SIZE) as pilot:
+        assert "4 MISC" in screen_text(app)
+        with Store(db) as store:  # `nerd labels load` in another terminal
+            store.labels.save(MARITIME)
+        await pilot.press("f3", "f2")
+        text = screen_text(app)
+        assert "5 CARGO" in text and "4 MISC" not in text and app.screen.schema == MARITIME
+
+
+def test_a_type_the_schema_lacks_is_grey():
+    """A layer made under an older schema keeps its tags; they show in the fallback colour."""
+    text = styled(["Paris", "port"], ["B-LOC", "B-PORT"], MARITIME.colours())
+    styles = {text.plain[span.start:span.end]: str(span.style) for span in text.spans}
+    assert styles["Paris"] == f"black on {OTHER}" and styles["port"] == "black on #8fdc8f"
+    assert legend(MARITIME).plain.split() == ["1", "VESSEL", "2", "PORT", "3", "COMPANY", "4", "PERSON",
+                                              "5", "CARGO"]
 
 
 @pytest.mark.anyio
@@ -288,6 +387,12 @@ def test_snapshot_review(project, snap_compare):
 
 def test_snapshot_review_unmatched(project, snap_compare):
     assert snap_compare(NerdApp(project[0]), terminal_size=SIZE, press=["h"])
+
+
+def test_snapshot_review_custom_schema(maritime, snap_compare):
+    """The project's own types: legend, keys 1-5 and colours; "crude oil" labelled CARGO with 5."""
+    assert snap_compare(NerdApp(maritime[0]), terminal_size=SIZE,
+                        press=[*["right"] * 7, "shift+right", "5"])
 
 
 def test_snapshot_help(project, snap_compare):

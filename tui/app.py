@@ -12,6 +12,7 @@ from textual.app import App
 from textual.binding import Binding
 
 from core.corpora import NotFound
+from core.labels import LabelSchema
 from core.store import Store
 from tui.screens.help import HelpScreen
 from tui.screens.reports import ReportsScreen
@@ -50,12 +51,16 @@ class NerdApp(App[None]):
     def annotation_runs(self) -> list[int]:
         return self.store.annotations.ids()
 
+    def label_schema(self) -> LabelSchema:
+        """The project's entity types, with the review keys and colours (CoNLL's when none loaded)."""
+        return self.store.labels.current()
+
     def on_mount(self) -> None:
         self.switch_mode("review")
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(self.label_schema()))
 
     def on_unmount(self) -> None:
         self.store.close()

@@ -136,7 +136,25 @@ def _v4(db: sqlite_utils.Database) -> None:
                " digest text not null, created text)")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
+def _v5(db: sqlite_utils.Database) -> None:
+    """Users' own documents: each document's original text, and every sentence's place in it.
+
+    `sentences.offsets` is JSON `[[start, end], ...]`, one pair a token, into its document's
+    text; both columns stay null for sentences without a document (CoNLL imports).
+    """
+    for sql in (
+        "create table documents (id integer primary key, dataset_id integer not null"
+        " references datasets(id), position integer not null, key text not null,"
+        " text text not null, meta text)",
+        "create unique index idx_documents_dataset_position on documents(dataset_id, position)",
+        "alter table sentences add column document_id integer references documents(id)",
+        "alter table sentences add column offsets text",
+        "create index idx_sentences_document_id on sentences(document_id)",
+    ):
+        db.execute(sql)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
 
 
 class StoreError(NerdError, RuntimeError):

@@ -51,6 +51,7 @@ class StoredAnswer:
     latency_s: float
     votes: list | None
     gold: list[str] | None
+    raw: str = ""  # the teacher's answer as it wrote it (the first sample's)
 
 
 @dataclass(frozen=True)
@@ -191,10 +192,10 @@ class AnnotationRepository:
     def answers(self, run_id: int) -> list[StoredAnswer]:
         """Every committed sentence of the run in sentence order, with its gold tags."""
         return [StoredAnswer(sid, json.loads(tags), status or "", loads(found) or [], loads(missing) or [],
-                             p or 0, c or 0, latency or 0.0, loads(votes), loads(gold))
-                for sid, tags, status, found, missing, p, c, latency, votes, gold in self.db.execute(
+                             p or 0, c or 0, latency or 0.0, loads(votes), loads(gold), raw or "")
+                for sid, tags, status, found, missing, p, c, latency, votes, gold, raw in self.db.execute(
                     "select a.sentence_id, a.tags, a.parse_status, a.entities, a.unmatched,"
-                    " a.prompt_tokens, a.completion_tokens, a.latency_s, a.votes, s.gold_tags"
+                    " a.prompt_tokens, a.completion_tokens, a.latency_s, a.votes, s.gold_tags, a.raw"
                     " from annotations a join sentences s on s.id = a.sentence_id"
                     " where a.run_id = ? order by a.sentence_id", [run_id])]
 

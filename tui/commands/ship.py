@@ -25,10 +25,12 @@ from tui.shell import (
 @click.option("--out", "target", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Bundle dir: model.onnx, config.json, tokenizer files.")
 @click.option("--int8", is_flag=True, help="Dynamic int8 quantisation; the dev F1 change is measured.")
-@click.option("--check", "check_subset", default="conll-dev", show_default=True,
-              help="Held-out subset to compare ONNX with torch on (and score int8).")
+@click.option("--check", "check_subset", default=None,
+              help="SUBSET[@LAYER] to compare ONNX with torch on and score int8 against (default: the"
+              " training run's dev, test or training sentences).")
 @db_option
-def export_onnx(checkpoint: str, target: Path, int8: bool, check_subset: str, db: Path | None) -> None:
+def export_onnx(checkpoint: str, target: Path, int8: bool, check_subset: str | None,
+                db: Path | None) -> None:
     """Export a checkpoint dir or training run to ONNX, checked against torch."""
     from core import deploy
 

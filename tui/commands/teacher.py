@@ -31,7 +31,8 @@ from tui.shell import (
               " or model name (openai; default gpt-4-0125-preview).")
 @click.option("--base-url", default=None, help="OpenAI-compatible API root, e.g. http://127.0.0.1:8000/v1.")
 @click.option("--examples", default="paper", show_default=True,
-              help="Few-shot examples: paper, a JSON file, or subset:NAME:K (drawn from gold).")
+              help="Few-shot examples: paper (the label schema's own; Figure 1's three for CoNLL),"
+              " a JSON file, or subset:NAME:K (drawn from gold).")
 @click.option("--chat", is_flag=True, help="Chat mode (instruction models); default: plain completion.")
 @click.option("--concurrency", type=int, default=4, show_default=True, help="Parallel HTTP requests.")
 @click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds per request.")
@@ -61,7 +62,7 @@ def annotate_command(subset: str, backend: str, prompt: str, model: str, base_ur
                      db: Path | None) -> None:
     """Ask a teacher LLM for the entities of each sentence; resumes where it stopped."""
     store = open_store(db)
-    built = annotation.build_prompt(store, prompt, examples)
+    built = annotation.build_prompt(store, prompt, examples, per_sentence=bool(neighbours) or small_teacher)
     teacher = open_backend(backend, model, base_url, concurrency, timeout)
     config = annotation.RunConfig(subset=subset, backend=backend, model=teacher.model, prompt=prompt,
                                   examples=examples, chat=chat, name=name, neighbours=neighbours,

@@ -35,9 +35,13 @@ from tui.shell import (
 @click.option("--lr", type=float, default=None)
 @click.option("--encoder", default="", help="Hugging Face checkpoint dir (default: embedded MiniLM).")
 @click.option("--seed", type=int, default=13, show_default=True)
-@click.option("--dev", default="conll-dev", show_default=True, help="Dev subset ('' for none).")
+@click.option("--dev", default="auto", show_default=True,
+              help="SUBSET[@LAYER] scored each epoch, e.g. held@review:1 ('' for none; auto: conll-dev"
+              " when the project has it with gold tags).")
 @click.option("--dev-limit", type=int, default=500, show_default=True)
-@click.option("--test", default="conll-test", show_default=True, help="Subset to predict at the end.")
+@click.option("--test", default="auto", show_default=True,
+              help="SUBSET[@LAYER] predicted and scored at the end ('' for none; auto: conll-test when"
+              " the project has it with gold tags).")
 @click.option("--name", default="", help="Run name.")
 @db_option
 def train_command(distilled: tuple[str, ...], original: tuple[str, ...], schedule: str, blend: str,
@@ -59,9 +63,14 @@ def train_command(distilled: tuple[str, ...], original: tuple[str, ...], schedul
             elif isinstance(event, training.TrainingEnded):
                 run = event.run
     out.print(training_table(training.metrics(store, run), run))
-    if config.test:
-        print_reports(layers.score(store, config.test, "gold", [f"pred:{run}"]),
-                      f"training run {run} on {config.test}", "table")
+    test = training.measure_spec(store, config.test, "conll-test")
+    subset, _, reference = test.partition("@")
+    if test and layers.labelled(store, test):
+        print_reports(layers.score(store, subset, reference or "gold", [f"pred:{run}"]),
+                      f"training run {run} on {test}", "table")
+    elif test:
+        out.print(f"{subset} has no labels to score against: its predictions are the layer pred:{run}"
+                  f" (score them with nerd report {subset} --gold review:N --pred pred:{run})")
 
 
 @main.command()

@@ -9,6 +9,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from core.labels import CONLL, LabelSchema
+
 KEY_NAMES = {"question_mark": "?", "left": "←", "right": "→", "up": "↑", "down": "↓",
              "shift+left": "shift+←", "shift+right": "shift+→", "left_square_bracket": "[",
              "right_square_bracket": "]", "escape": "esc", "shift+n": ""}
@@ -35,28 +37,33 @@ def key_table(title: str, bindings: list[BindingType]) -> Table:
     return table
 
 
-def sections() -> tuple[list[tuple[str, list[BindingType]]], list[tuple[str, list[BindingType]]]]:
-    """Two columns: the review screen's keys, and everything else."""
+def sections(schema: LabelSchema) -> tuple[list[tuple[str, list[BindingType]]],
+                                           list[tuple[str, list[BindingType]]]]:
+    """Two columns: the review screen's keys (1-9 the project's types), and everything else."""
     from tui.app import NerdApp
     from tui.screens.reports import ReportsScreen
     from tui.screens.review import ReviewScreen
     from tui.screens.runs import RunsScreen
 
-    return ([("Review (F2)", ReviewScreen.BINDINGS)],
+    return ([("Review (F2)", ReviewScreen.bindings_for(schema))],
             [("Everywhere", NerdApp.BINDINGS), ("Runs (F3)", RunsScreen.BINDINGS),
              ("Reports (F4)", ReportsScreen.BINDINGS), ("Help", HelpScreen.BINDINGS)])
 
 
 class HelpScreen(ModalScreen[None]):
-    """Scroll with ↑/↓; esc, ? or F1 closes it."""
+    """Scroll with ↑/↓; esc, ? or F1 closes it. `schema`: the project's types, for the label keys."""
 
     BINDINGS = [Binding("escape,question_mark,f1", "dismiss", "Close help", key_display="esc")]
+
+    def __init__(self, schema: LabelSchema = CONLL) -> None:
+        super().__init__()
+        self.schema = schema
 
     def compose(self) -> ComposeResult:
         scroll = VerticalScroll(id="help")
         scroll.border_title = "nerd keys · esc closes"
         with scroll, Horizontal(id="help-columns"):
-            for column in sections():
+            for column in sections(self.schema):
                 with Vertical(classes="help-column"):
                     for title, bindings in column:
                         yield Static(key_table(title, bindings), classes="help-section")

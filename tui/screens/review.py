@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -9,16 +11,29 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Static
 
 from common.tags import spans
+from core.labels import CONLL, LabelSchema
 from core.review import Item, ReviewSession
 from tui.screens.base import NerdScreen
-from tui.widgets.sentence import COLOURS, SentenceView, entity_style, legend
+from tui.widgets.sentence import SentenceView, by_key, colour, entity_style, legend
 
 MOVE = Binding.Group("Move", compact=True)
-HINT = "shift+←→ select · 1-4 label · j/k sentence · ? all keys"
+LABEL_KEY = "label_key"  # keys 1-9: the type on that key in the project's label schema
+
+
+def hint(schema: LabelSchema) -> str:
+    """The line under the sentence, with the schema's keys: `... · 1-4 label · ...` for CoNLL."""
+    keys = [key for key, _ in by_key(schema)]
+    span = f"{keys[0]}-{keys[-1]}" if len(keys) > 1 else keys[0]
+    return f"shift+←→ select · {span} label · j/k sentence · ? all keys"
 
 
 class ReviewScreen(NerdScreen):
-    """Keys act on the sentence in view; `a` accepts it and moves on."""
+    """Keys act on the sentence in view; `a` accepts it and moves on.
+
+    Keys 1-9 are bound once, to `label_key(n)`, which labels with the type on key n in the
+    project's label schema (read at load, so `nerd labels load` elsewhere shows on return);
+    `bindings_for(schema)` names them after the types for the help screen.
+    """
 
     BINDINGS = [
         Binding("left", "move(-1)", "Move", group=MOVE, key_display="←", tooltip="Cursor to previous token"),
@@ -26,10 +41,8 @@ class ReviewScreen(NerdScreen):
         Binding("shift+left", "extend(-1)", "Select", show=False, tooltip="Extend selection left"),
         Binding("shift+right", "extend(1)", "Select", show=False, tooltip="Extend selection right"),
         Binding("escape", "clear_selection", "Unselect", show=False, tooltip="Clear the selection"),
-        Binding("1", "label('PER')", "PER", show=False, tooltip="Label selection PER"),
-        Binding("2", "label('LOC')", "LOC", show=False, tooltip="Label selection LOC"),
-        Binding("3", "label('ORG')", "ORG", show=False, tooltip="Label selection ORG"),
-        Binding("4", "label('MISC')", "MISC", show=False, tooltip="Label selection MISC"),
+        *(Binding(key, f"{LABEL_KEY}('{key}')", f"Label {key}", show=False,
+                  tooltip=f"Label selection with the type on key {key}") for key in "123456789"),
         Binding("d,delete", "delete", "Delete", key_display="d", tooltip="Delete entity at cursor"),
         Binding("a", "accept", "Accept", tooltip="Accept sentence, go on"),
         Binding("s", "skip", "Skip", show=False, tooltip="Skip to next sentence"),
@@ -43,8 +56,22 @@ class ReviewScreen(NerdScreen):
         Binding("k,up", "sentence(-1)", "Previous", show=False, tooltip="Previous sentence"),
     ]
 
+    @classmethod
+    def bindings_for(cls, schema: LabelSchema) -> list[Binding]:
+        """BINDINGS as a project sees them: one label key a type ("Label selection VESSEL")."""
+        names, out = schema.by_key(), []
+        for binding in Binding.make_bindings(cls.BINDINGS):
+            if binding.action.startswith(f"{LABEL_KEY}("):
+                if binding.key not in names:
+                    continue
+                kind = names[binding.key]
+                binding = replace(binding, description=kind, tooltip=f"Label selection {kind}")
+            out.append(binding)
+        return out
+
     def __init__(self) -> None:
         super().__init__()
+        self.schema: LabelSchema = CONLL
         self.session: ReviewSession | None = None
         self.index = 0
         self.cursor = 0
@@ -58,10 +85,10 @@ class ReviewScreen(NerdScreen):
                 with VerticalScroll(id="sentence-pane", can_focus=False):
                     yield SentenceView(id="sentence")
                     yield Static(id="gold-line")
-                    yield Static(HINT, id="hint")
+                    yield Static(id="hint")
                 with VerticalScroll(id="llm-pane", can_focus=False):
                     yield Static(id="llm-text")
-            yield Static(legend(), id="legend")
+            yield Static(id="legend")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -69,6 +96,7 @@ class ReviewScreen(NerdScreen):
 
     def on_screen_resume(self) -> None:
         stale = self.session is None or self.session.run_id != self.nerd.run_id
+        stale = stale or self.nerd.label_schema() != self.schema
         if not stale and self.session is not None:
             stale = self.nerd.store.annotations.count(self.session.run_id) != len(self.session)
         if stale:
@@ -76,6 +104,10 @@ class ReviewScreen(NerdScreen):
 
     def load(self) -> None:
         """Open the app's run (a new session keeps the saved reviews, not the undo history)."""
+        self.schema = self.nerd.label_schema()
+        self.query_one(SentenceView).colours = self.schema.colours()
+        self.query_one("#hint", Static).update(hint(self.schema))
+        self.query_one("#legend", Static).update(legend(self.schema))
         keep = self.current.id if self.current else None
         run = self.nerd.run_id
         self.session = ReviewSession(self.nerd.store, run) if run is not None else None
@@ -125,7 +157,7 @@ class ReviewScreen(NerdScreen):
         if self.message:
             line.append(f" · {self.message}", "italic")
         status.update(line)
-        self.query_one("#gold-line", Static).update(gold_line(item))
+        self.query_one("#gold-line", Static).update(gold_line(item, self.schema.colours()))
         self.query_one("#llm-text", Static).update(llm_panel(item))
 
     def say(self, message: str) -> None:
@@ -157,6 +189,13 @@ class ReviewScreen(NerdScreen):
                 self.anchor = self.cursor
             self.cursor = max(0, min(len(self.current.tokens) - 1, self.cursor + step))
             self.show()
+
+    def action_label_key(self, key: str) -> None:
+        kind = self.schema.by_key().get(key)
+        if kind is None:
+            self.say(f"no type on key {key}")
+        else:
+            self.action_label(kind)
 
     def action_label(self, kind: str) -> None:
         if self.current and self.session:
@@ -220,7 +259,7 @@ class ReviewScreen(NerdScreen):
                 self.say("first sentence" if index < 0 else "last sentence")
 
 
-def gold_line(item: Item) -> Text:
+def gold_line(item: Item, colours: dict[str, str]) -> Text:
     """Gold's entities beneath the sentence, so a disagreement is plain to see."""
     text = Text("gold: ", style="bold")
     if item.gold is None:
@@ -229,8 +268,8 @@ def gold_line(item: Item) -> Text:
     if not found:
         text.append("no entities", "dim")
     for start, end, kind in found:
-        text.append(" ".join(item.tokens[start:end]), entity_style(kind))
-        text.append(f" {kind}", f"italic {COLOURS.get(kind, 'white')}")
+        text.append(" ".join(item.tokens[start:end]), entity_style(kind, colours))
+        text.append(f" {kind}", f"italic {colour(kind, colours)}")
         text.append("  ")
     return text
 

@@ -200,7 +200,7 @@ class RunsScreen(NerdScreen):
         store = Store(self.nerd.db_path)
         backend, run, message = None, None, ""
         try:
-            prompt = annotation.build_prompt(store, request.prompt)
+            prompt = annotation.build_prompt(store, request.prompt, per_sentence=bool(request.pool))
             backend = open_backend(request.backend, request.model, request.base_url)
             config = annotation.RunConfig(subset=request.subset, backend=request.backend,
                                           model=backend.model, prompt=request.prompt, pool=request.pool)

@@ -1,38 +1,52 @@
-"""A sentence as the reviewer sees it: entities coloured by type, a cursor and a selection."""
+"""A sentence as the reviewer sees it: entities coloured by type, a cursor and a selection.
+
+Colours and keys are the project's label schema's (`store.labels.current()`), passed in.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
 from common.tags import spans
+from core.labels import CONLL, LabelSchema
 
-COLOURS = {"PER": "#ff9ec4", "LOC": "#8fdc8f", "ORG": "#8ec5ff", "MISC": "#ffd36e"}
-OTHER = "#c8c8c8"  # a type outside CoNLL's four, should a run hold one
+OTHER = "#c8c8c8"  # a type the schema lacks, e.g. in a layer made under an older schema
 CURSOR_STYLE = "bold reverse underline"
 SELECTION_STYLE = "bold #ffffff on #6a4fc0"
-LABEL_KEYS = {"1": "PER", "2": "LOC", "3": "ORG", "4": "MISC"}
 
 
-def entity_style(kind: str) -> str:
+def colour(kind: str, colours: Mapping[str, str]) -> str:
+    """The type's colour in the schema (`schema.colours()`), or grey for a type it lacks."""
+    return colours.get(kind, OTHER)
+
+
+def entity_style(kind: str, colours: Mapping[str, str]) -> str:
     """Black on a light colour: readable on dark and light themes alike."""
-    return f"black on {COLOURS.get(kind, OTHER)}"
+    return f"black on {colour(kind, colours)}"
 
 
-def legend() -> Text:
+def by_key(schema: LabelSchema) -> list[tuple[str, str]]:
+    """(key, type) in key order: `[("1", "PER"), ("2", "LOC"), ...]` for CoNLL."""
+    return sorted(schema.by_key().items())
+
+
+def legend(schema: LabelSchema) -> Text:
     """The key and colour of each type: `1 PER  2 LOC  3 ORG  4 MISC`."""
-    text = Text()
-    for key, kind in LABEL_KEYS.items():
+    text, colours = Text(), schema.colours()
+    for key, kind in by_key(schema):
         text.append(f"{key}", "bold")
-        text.append(f" {kind} ", entity_style(kind))
+        text.append(f" {kind} ", entity_style(kind, colours))
         text.append("  ")
     return text
 
 
-def styled(tokens: list[str], tags: list[str], cursor: int | None = None,
+def styled(tokens: list[str], tags: list[str], colours: Mapping[str, str], cursor: int | None = None,
            selection: tuple[int, int] | None = None) -> Text:
-    """Tokens separated by spaces; each entity a coloured block ending in its type."""
+    """Tokens separated by spaces; each entity a coloured block (`colours`) ending in its type."""
     starts = {start: (end, kind) for start, end, kind in spans(tags)}
     selected = range(*selection) if selection else range(0)
     text = Text()
@@ -41,15 +55,15 @@ def styled(tokens: list[str], tags: list[str], cursor: int | None = None,
         if i in starts:
             end, kind = starts[i]
         inside = i < end
-        style = SELECTION_STYLE if i in selected else entity_style(kind) if inside else ""
+        style = SELECTION_STYLE if i in selected else entity_style(kind, colours) if inside else ""
         if i == cursor:
             style = f"{style} {CURSOR_STYLE}".strip()
         text.append(token, style)
         if inside and i == end - 1:
-            text.append(f" {kind}", f"italic #303030 on {COLOURS.get(kind, OTHER)}")
+            text.append(f" {kind}", f"italic #303030 on {colour(kind, colours)}")
         if i < len(tokens) - 1:
             gap = SELECTION_STYLE if i + 1 in selected and i in selected else (
-                entity_style(kind) if inside and i + 1 < end else "")
+                entity_style(kind, colours) if inside and i + 1 < end else "")
             text.append(" ", gap)
     return text
 
@@ -65,8 +79,9 @@ class SentenceView(Widget):
     tags: reactive[list[str]] = reactive(list, always_update=True, layout=True)
     cursor: reactive[int] = reactive(0)
     selection: reactive[tuple[int, int] | None] = reactive(None)
+    colours: reactive[dict[str, str]] = reactive(CONLL.colours)  # the project's: `schema.colours()`
 
     def render(self) -> Text:
         if not self.tokens:
             return Text("(no sentence)", style="dim")
-        return styled(self.tokens, self.tags, self.cursor, self.selection)
+        return styled(self.tokens, self.tags, self.colours, self.cursor, self.selection)
