@@ -109,9 +109,17 @@ def _handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
             with server._lock:
                 server.active += 1
                 server.peak = max(server.peak, server.active)
+            self._in_flight = True
             try:
                 self._act(action, arg, body)
             finally:
+                self._done()
+
+        def _done(self) -> None:
+            """No longer in flight: before the answer leaves, since the client may send its next
+            request the moment it has read this one (counting after that overstated the peak)."""
+            if getattr(self, "_in_flight", False):
+                self._in_flight = False
                 with server._lock:
                     server.active -= 1
 
@@ -157,6 +165,7 @@ def _handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
             self.end_headers()
+            self._done()
             self.wfile.write(data)
 
     return Handler
