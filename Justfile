@@ -75,6 +75,10 @@ bench-annotate *ARGS: install
 bench-train *ARGS: install
     {{bin}}/python -m bench.train {{ARGS}}
 
+# Benchmark the review screen: keys per correction before and after issue 18 (Pilot, 80x24).
+bench-review *ARGS: install
+    {{bin}}/python -m bench.review {{ARGS}}
+
 # Benchmark inference end to end on CoNLL-2003 test: transformers pipeline vs ONNX fp32 vs int8.
 bench-eval *ARGS: install
     {{bin}}/python -m bench.eval {{ARGS}}

@@ -32,7 +32,9 @@ from core.store import Store
 from core.store.annotations import CachedAnswer
 from models.llm import Backend, BackendError, Completion, Request
 
-FAILED = ("failed", "empty")  # parse statuses that yield no usable answer
+# Parse statuses with no usable answer: `unreadable` (issue 13; `failed` in older runs). `empty` is an
+# answer: the teacher said there are no entities.
+FAILED = ("failed", "unreadable")
 
 
 class AnnotationError(NerdError, ValueError):
@@ -169,7 +171,8 @@ def record(store: Store, run: int, sentence: StoredSentence, answers: list[tuple
         entities = [e for e, n in counts.items() if n / len(answers) >= threshold]
         votes = [[k, t, n, len(answers)] for (k, t), n in counts.items()]
     status = min((p.status for p in parsed), key=STATUS_ORDER.index)
-    aligned = align(sentence.tokens, entities)
+    # One occurrence a mention: a single answer's repeats count (it named "Todd" twice), votes don't.
+    aligned = align(sentence.tokens, parsed[0].mentions if votes is None else entities)
     tags = aligned.tags if memory is None else overlay(memory.tags(sentence.tokens, sentence.id),
                                                            aligned.tags)
     first_key, first = answers[0]
@@ -181,11 +184,12 @@ def record(store: Store, run: int, sentence: StoredSentence, answers: list[tuple
         conflicts=aligned.conflicts, examples=example_ids,
         prompt_tokens=sum(c.prompt_tokens for _, c in answers),
         completion_tokens=sum(c.completion_tokens for _, c in answers),
-        latency_s=sum(c.latency_s for _, c in answers), votes=votes, samples=samples)
+        latency_s=sum(c.latency_s for _, c in answers), votes=votes, samples=samples,
+        align_repairs=aligned.repairs)
     return status
 
 
-STATUS_ORDER = ["ok", "repaired", "truncated", "empty", "failed"]  # best first
+STATUS_ORDER = ["ok", "repaired", "truncated", "empty", "unreadable", "failed"]  # best first
 
 
 def from_store(store: Store, key: str) -> Completion | None:

@@ -6,6 +6,7 @@ Evaluation and tagging use the ONNX runtime alone, so a deployment needs no torc
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from core import corpora
 from core.conll import read_conll
 from core.evaluate import Report, evaluate
 from core.store import Store
-from core.text import article_sentences, tokenize
+from core.text import Token, document_sentences, tokenize
 
 
 class DeployError(NerdError, FileNotFoundError):
@@ -93,7 +94,8 @@ def export_onnx(store: Store | None, ref: str, out: Path, int8: bool = False,
     result = onnx_export.export(checkpoint, out, words[:check_limit], schema=schema and schema.to_json())
     if int8:
         dev = words if gold else []
-        result = onnx_export.quantize(out, dev, lambda tags: evaluate(gold, tags).micro_f1)
+        result = onnx_export.quantize(out, dev, lambda tags: evaluate(gold, tags).micro_f1,
+                                      calibration=words)
     return result
 
 
@@ -136,15 +138,53 @@ def evaluate_bundle(bundle: Path, conll: Path | None = None, threads: int | None
     return Evaluation(evaluate(list(gold), predicted), len(words), finished - loaded, loaded - started)
 
 
-def tag_text(bundle: Path, text: str) -> list[tuple[list[str], list[str]]]:
-    """Raw text to (words, tags) per sentence, split and tokenised the CoNLL way."""
+def tag_text(bundle: Path, text: str, pretokenized: bool = False, batch_size: int = 32
+             ) -> list[tuple[list[Token], list[str]]]:
+    """Raw text to (tokens with their character offsets in `text`, tags) per sentence: split and
+    tokenised the CoNLL way, or, `pretokenized`, read as CoNLL or one sentence per line."""
     from models.runtime import Tagger
 
-    sentences = [s for p in text.split("\n\n") for s in article_sentences(p, skip_headline=False)]
-    return list(zip(sentences, Tagger(bundle).tag(sentences), strict=True))
+    sentences = pretokenized_sentences(text) if pretokenized else document_sentences(text)
+    tags = Tagger(bundle).tag([[t.text for t in s] for s in sentences], batch_size)
+    return list(zip(sentences, tags, strict=True))
 
 
-def entities_json(words: list[str], tags: list[str]) -> str:
+_TAG = re.compile(r"O|[BIES]-\S+")  # a CoNLL line's last column
+
+
+def pretokenized_sentences(text: str) -> list[list[Token]]:
+    """CoNLL (a token's first column; blank lines end sentences; -DOCSTART- skipped) when every
+    line ends in a tag column (O, B-X, I-X), else one sentence per line, tokens
+    parted by whitespace. Each token keeps its offsets in `text`."""
+    lines, start = [], 0
+    for line in text.splitlines(keepends=True):
+        lines.append((start, line))
+        start += len(line)
+    filled = [line for _, line in lines if line.strip()]
+    conll = "-DOCSTART-" in text or bool(filled) and all(
+        len(line.split()) > 1 and _TAG.fullmatch(line.split()[-1]) for line in filled)
+    sentences: list[list[Token]] = []
+    current: list[Token] = []
+    for start, line in lines:
+        words = [Token(m.group(), start + m.start(), start + m.end()) for m in re.finditer(r"\S+", line)]
+        if conll:
+            if words and words[0].text != "-DOCSTART-":
+                current.append(words[0])
+                continue
+            words = []
+        if current:
+            sentences.append(current)
+        current = words if not conll else []
+    if current:
+        sentences.append(current)
+    return sentences
+
+
+def entities_json(tokens: list[Token], tags: list[str]) -> str:
+    """One sentence's entities: token range [start, end) and character range [start_char, end_char)
+    in the input text."""
+    words = [t.text for t in tokens]
     return json.dumps({"text": " ".join(words), "entities": [
-        {"type": kind, "text": " ".join(words[s:e]), "start": s, "end": e} for s, e, kind in spans(tags)
+        {"type": kind, "text": " ".join(words[s:e]), "start": s, "end": e,
+         "start_char": tokens[s].start, "end_char": tokens[e - 1].end} for s, e, kind in spans(tags)
     ]}, ensure_ascii=False)

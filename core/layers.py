@@ -45,10 +45,10 @@ def reviewed(store: Store, run: int, wanted: set[int]) -> Layer:
 
 
 def reviewed_ids(store: Store, run: int) -> set[int]:
-    """Sentences a person reviewed in the run (an undo back to the run's tags un-reviews one)."""
-    from core.review import REVERT
-
-    return {sid for sid, review in store.reviews.latest(run).items() if review.action != REVERT}
+    """Sentences whose reviewed tags are human labels (edited, accepted, kept different from
+    gold); rejected, flagged and skipped ones are not, and an undo back to the run's tags
+    un-reviews a sentence."""
+    return set(store.reviews.latest(run))
 
 
 def labelled(store: Store, spec: str) -> list[StoredSentence]:
@@ -113,7 +113,7 @@ def load(store: Store, spec: str, sentences: list[StoredSentence]) -> Layer:
         layer = _only(store.training.predictions(run_id(store, ref, "training_runs")), wanted)
     elif kind == "roundtrip":
         layer = {
-            s.id: align(s.tokens, [(k, t) for k, ts in entities_of(s.tokens, s.gold).items()
+            s.id: align(s.tokens, [(k, t) for k, ts in entities_of(s.tokens, s.gold, repeats=True).items()
                                    for t in ts]).tags
             for s in sentences if s.gold is not None
         }

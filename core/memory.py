@@ -47,7 +47,7 @@ class Memory:
         return found
 
     def tags(self, tokens: list[str], sentence_id: int | None = None) -> list[str]:
-        return align(tokens, self.entities(tokens, sentence_id)).tags
+        return align(tokens, self.entities(tokens, sentence_id), every_occurrence=True).tags
 
 
 def overlay(first: list[str], then: list[str]) -> list[str]:

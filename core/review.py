@@ -1,21 +1,36 @@
 """Human corrections of an annotation run, one review row per change, committed at once.
 
-The `reviews` table is append-only: the latest row of a sentence is its current tags, which
-is what the `review:N` layer trains on. Undo and redo append rows too, so a crash at any
-moment leaves the database holding exactly what the reviewer last saw.
+The `reviews` table is append-only: the latest row of a sentence is its current tags and
+state (edited, accepted, rejected, flagged, kept different from gold, skipped), which is what
+the `review:N` layer trains on. Undo and redo append rows too, so a crash at any moment
+leaves the database holding what the reviewer last saw.
+
+When another program holds the database's write lock, a change is kept in `pending` and
+written, in order, by the next `flush()`: the reviewer goes on working meanwhile.
+
+The cursor moves (`Caret` and the motions below) are plain functions of the tokens and tags,
+so the screen and the keys-per-correction benchmark (`bench/review.py`) share them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from common.tags import spans
 from core.corpora import NotFound
-from core.store import Store
+from core.store import Store, StoreBusy
+from core.store.reviews import DECISIONS, UNREVIEWED
 
-ACTIONS = ("label", "delete", "accept", "undo", "redo", "revert")
+ACTIONS = ("label", "delete", "accept", "reject", "flag", "keep", "skip", "undo", "redo", "revert")
 REVERT = "revert"  # an undo back to the run's own tags: the sentence is unreviewed again
+EDITED = "edited"
+DECIDED = DECISIONS  # action -> the state it leaves the sentence in
+OPEN = (UNREVIEWED, EDITED)  # not decided yet: what `a`, `x`, ... move on to
+HISTORY = 10  # decisions the screen lists, each reopenable
 
 
 @dataclass
@@ -31,11 +46,24 @@ class Item:
     unmatched: list
     parse_status: str
     tags: list[str]
-    reviewed: bool = False
+    status: str = UNREVIEWED
+    note: str = ""
+    votes: list | None = None
+
+    @property
+    def reviewed(self) -> bool:
+        return self.status != UNREVIEWED
+
+    @property
+    def decided(self) -> bool:
+        return self.status not in OPEN
 
     @property
     def disagrees(self) -> bool:
         return self.gold is not None and self.tags != self.gold
+
+
+State = tuple[tuple[str, ...], str, str]  # tags, status, note
 
 
 @dataclass(frozen=True)
@@ -43,8 +71,21 @@ class Change:
     """What one action did to one sentence: enough to undo or redo it."""
 
     sentence_id: int
-    before: tuple[tuple[str, ...], bool]
-    after: tuple[tuple[str, ...], bool]
+    before: State
+    after: State
+
+
+@dataclass(frozen=True)
+class Row:
+    """A review row waiting to be written (the database was busy)."""
+
+    run_id: int
+    sentence_id: int
+    tags: list[str]
+    entities: list
+    action: str
+    status: str
+    note: str
 
 
 def entities(tokens: list[str], tags: list[str]) -> list[list[str]]:
@@ -54,27 +95,194 @@ def entities(tokens: list[str], tags: list[str]) -> list[list[str]]:
 
 def relabel(tags: list[str], start: int, end: int, kind: str) -> list[str]:
     """Tags with [start, end) labelled `kind`; any entity overlapping it is removed whole."""
-    out = list(tags)
-    for s, e, _ in spans(tags):
-        if s < end and start < e:
-            out[s:e] = ["O"] * (e - s)
+    out = unlabel_span(tags, start, end)
     out[start:end] = [f"B-{kind}"] + [f"I-{kind}"] * (end - start - 1)
     return out
 
 
 def unlabel(tags: list[str], token: int) -> list[str]:
     """Tags without the entity covering `token` (unchanged when none does)."""
+    return unlabel_span(tags, token, token + 1)
+
+
+def unlabel_span(tags: list[str], start: int, end: int) -> list[str]:
+    """Tags without any entity overlapping [start, end)."""
     out = list(tags)
     for s, e, _ in spans(tags):
-        if s <= token < e:
+        if s < end and start < e:
             out[s:e] = ["O"] * (e - s)
     return out
 
 
-class ReviewSession:
-    """The sentences of one annotation run, their current tags, and an undo history."""
+# -- the cursor: where a key acts, and how it moves ------------------------------------------
 
-    def __init__(self, store: Store, run_id: int) -> None:
+
+def entity_at(tags: list[str], token: int) -> tuple[int, int, str] | None:
+    """The entity (start, end, type) covering `token`, or None."""
+    return next(((s, e, k) for s, e, k in spans(tags) if s <= token < e), None)
+
+
+def capitalised(token: str) -> bool:
+    return token[:1].isupper()
+
+
+@dataclass(frozen=True)
+class Caret:
+    """The cursor's token and, while selecting (shift+arrows), the selection's other end."""
+
+    cursor: int = 0
+    anchor: int | None = None
+
+    @property
+    def selection(self) -> tuple[int, int] | None:
+        """The selected tokens [start, end), or None when nothing is selected."""
+        if self.anchor is None:
+            return None
+        return min(self.anchor, self.cursor), max(self.anchor, self.cursor) + 1
+
+    def target(self, tags: list[str]) -> tuple[int, int]:
+        """What a label key acts on: the selection, else the whole entity under the cursor
+        (retyping it), else the cursor's token."""
+        if self.selection is not None:
+            return self.selection
+        found = entity_at(tags, self.cursor)
+        return (found[0], found[1]) if found else (self.cursor, self.cursor + 1)
+
+
+def _clamp(token: int, tokens: list[str]) -> int:
+    return max(0, min(len(tokens) - 1, token))
+
+
+def move(caret: Caret, tokens: list[str], step: int) -> Caret:
+    """← / →: one token, the selection dropped."""
+    return Caret(_clamp(caret.cursor + step, tokens))
+
+
+def to_edge(tokens: list[str], end: bool) -> Caret:
+    """Home / End."""
+    return Caret(len(tokens) - 1 if end else 0)
+
+
+def extend(caret: Caret, tokens: list[str], tags: list[str], step: int) -> Caret:
+    """shift+← / shift+→: grow or shrink the selection by a token (see `extend_to`)."""
+    return extend_to(caret, tags, _clamp(caret.cursor + step, tokens), step)
+
+
+def extend_to(caret: Caret, tags: list[str], token: int, step: int | None = None) -> Caret:
+    """The selection from its anchor (the cursor, if none yet) to `token` (shift+click). Growing
+    into an entity the selection did not start in snaps to that entity's far boundary (in the
+    direction of `step`, else away from the anchor), so it is taken whole."""
+    anchor = caret.cursor if caret.anchor is None else caret.anchor
+    found = entity_at(tags, token)
+    if found and not found[0] <= anchor < found[1]:
+        forward = step > 0 if step is not None else token > anchor
+        token = found[1] - 1 if forward else found[0]
+    return Caret(token, anchor)
+
+
+def next_entity(caret: Caret, tags: list[str], step: int) -> Caret | None:
+    """Tab / shift+Tab: the start of the next or previous entity, wrapping round; None when the
+    sentence has none. Backwards from inside an entity goes to its own start first."""
+    starts = [s for s, _, _ in spans(tags)]
+    if not starts:
+        return None
+    if step > 0:
+        return Caret(next((s for s in starts if s > caret.cursor), starts[0]))
+    return Caret(next((s for s in reversed(starts) if s < caret.cursor), starts[-1]))
+
+
+def next_capitalised(caret: Caret, tokens: list[str], step: int) -> Caret | None:
+    """w / b: the next or previous start of a run of capitalised words (a name, likely an entity,
+    "White House"); backwards from inside a run goes to its start. None when there is none."""
+    starts = [i for i, token in enumerate(tokens)
+              if capitalised(token) and (i == 0 or not capitalised(tokens[i - 1]))]
+    found = (next((s for s in starts if s > caret.cursor), None) if step > 0 else
+             next((s for s in reversed(starts) if s < caret.cursor), None))
+    return None if found is None else Caret(found)
+
+
+# -- review orders: least confident first ------------------------------------------------------
+
+ORDERS = ("document", "votes", "student")
+Scores = dict[int, tuple[float, str]]  # sentence id -> (confidence, why it is there)
+
+
+def vote_scores(items: list[Item]) -> Scores:
+    """The teacher's confidence in each sentence: its least agreed-on entity's share of the votes
+    (an entity named by half of the samples is the least sure), 0 for an answer that did not
+    parse. Sentences answered once (no votes) and parsed get no score."""
+    out: Scores = {}
+    for item in items:
+        if item.parse_status not in ("ok", "repaired"):
+            out[item.id] = (0.0, f"the teacher's answer did not parse ({item.parse_status or 'no answer'})")
+        elif item.votes:
+            kind, text, n, total = min(item.votes, key=lambda v: max(v[2] / v[3], 1 - v[2] / v[3]))
+            share = n / total
+            out[item.id] = (max(share, 1 - share), f"{n} of {total} samples named {text!r} {kind}")
+        elif item.votes is not None:
+            out[item.id] = (1.0, "every sample agreed: no entity")
+    return out
+
+
+def student_model(store: Store) -> tuple[int, Path] | None:
+    """The newest finished training run with its saved model, and the model's folder."""
+    for run in store.training.runs():
+        folder = Path(run.checkpoint_dir or "") / "model"
+        if run.status == "finished" and (folder / "config.json").is_file():
+            return run.id, folder
+    return None
+
+
+def student_scores(items: list[Item], folder: Path, run: int | None = None) -> Scores:
+    """The student's confidence in each sentence: the probability of its least sure word's best
+    label (Prodigy's ner.teach asks about those first: they teach the model most)."""
+    from models.encoder import load_classifier, load_tokenizer, word_confidences
+
+    found = word_confidences(load_classifier(folder), load_tokenizer(folder), [i.tokens for i in items])
+    out: Scores = {}
+    which = f"training run {run}" if run is not None else "the student"
+    for item, words in zip(items, found, strict=True):
+        if words:
+            k = min(range(len(words)), key=lambda i: words[i][1])
+            label, p = words[k]
+            out[item.id] = (p, f"{which} is {p:.0%} sure {item.tokens[k]!r} is {label}")
+    return out
+
+
+# -- the review session -----------------------------------------------------------------------
+
+
+@dataclass
+class Pace:
+    """This session's decisions: how many, how fast. `clock` is seconds (monotonic)."""
+
+    clock: Callable[[], float] = time.monotonic
+    decided: dict[int, float] = field(default_factory=dict)  # sentence id -> when first decided
+
+    def record(self, sentence_id: int, decided: bool) -> None:
+        if decided:
+            self.decided.setdefault(sentence_id, self.clock())
+        else:
+            self.decided.pop(sentence_id, None)
+
+    @property
+    def done(self) -> int:
+        return len(self.decided)
+
+    @property
+    def per_minute(self) -> float:
+        """Decisions a minute since the first (counted over at least a minute)."""
+        if not self.decided:
+            return 0.0
+        return self.done / max((self.clock() - min(self.decided.values())) / 60, 1.0)
+
+
+class ReviewSession:
+    """The sentences of one annotation run, their current tags and states, an undo history,
+    the order they are reviewed in, and the rows the database was too busy to take yet."""
+
+    def __init__(self, store: Store, run_id: int, pending: Iterable[Row] = (),
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.store, self.run_id = store, run_id
         run = store.annotations.run(run_id)
         if run is None:
@@ -82,14 +290,26 @@ class ReviewSession:
         self.name: str = run.name
         self.items: list[Item] = [
             Item(s.id, s.tokens, s.gold, s.tags, s.raw, s.reasoning, s.unmatched, s.parse_status,
-                 list(s.tags))
+                 list(s.tags), votes=s.votes)
             for s in store.reviews.run_sentences(run_id)
         ]
         self._by_id = {item.id: i for i, item in enumerate(self.items)}
-        for sid, review in store.reviews.latest(run_id).items():
+        for sid, review in store.reviews.states(run_id).items():
             if sid in self._by_id and review.tags is not None:
                 item = self.items[self._by_id[sid]]
-                item.tags, item.reviewed = list(review.tags), review.action != REVERT
+                item.tags, item.status, item.note = list(review.tags), review.status, review.note
+        self.pending: deque[Row] = deque(pending)  # written already for another run, or not yet
+        for row in self.pending:
+            if row.run_id == run_id and row.sentence_id in self._by_id:
+                item = self.item(row.sentence_id)
+                item.tags, item.status, item.note = list(row.tags), row.status, row.note
+        self.history: list[int] = [r.sentence_id for r in store.reviews.decisions(run_id, HISTORY)
+                                   if r.sentence_id in self._by_id]
+        self.pace = Pace(clock)
+        self.order: list[int] = list(range(len(self.items)))  # item indices, in review order
+        self.order_name = "document"
+        self.reasons: dict[int, str] = {}  # sentence id -> why the order puts it where it is
+        self._position = {index: p for p, index in enumerate(self.order)}
         self._undo: list[Change] = []
         self._redo: list[Change] = []
 
@@ -107,6 +327,11 @@ class ReviewSession:
         return sum(item.reviewed for item in self.items)
 
     @property
+    def remaining(self) -> int:
+        """Sentences not decided yet (accepted, rejected, flagged, kept or skipped)."""
+        return sum(not item.decided for item in self.items)
+
+    @property
     def can_undo(self) -> bool:
         return bool(self._undo)
 
@@ -121,17 +346,34 @@ class ReviewSession:
         item = self.item(sentence_id)
         if not 0 <= start < end <= len(item.tokens):
             raise ValueError(f"span {start}:{end} is outside sentence {sentence_id}")
-        return self._change(item, relabel(item.tags, start, end, kind), "label")
+        return self._change(item, relabel(item.tags, start, end, kind), "label", EDITED)
 
-    def delete(self, sentence_id: int, token: int) -> bool:
-        """Remove the entity covering `token`; False when there is none."""
+    def delete(self, sentence_id: int, token: int, end: int | None = None) -> bool:
+        """Remove the entity covering `token` (every one overlapping [token, end) when `end` is
+        given); False when there is none."""
         item = self.item(sentence_id)
-        return self._change(item, unlabel(item.tags, token), "delete")
+        tags = unlabel_span(item.tags, token, token + 1 if end is None else end)
+        return self._change(item, tags, "delete", EDITED)
 
     def accept(self, sentence_id: int) -> bool:
         """Confirm the current tags as reviewed (recorded even when they are the run's)."""
-        item = self.item(sentence_id)
-        return self._change(item, item.tags, "accept", force=True)
+        return self._decide(sentence_id, "accept")
+
+    def reject(self, sentence_id: int) -> bool:
+        """The sentence is unusable (garbled, not a sentence): kept out of the review layer."""
+        return self._decide(sentence_id, "reject")
+
+    def flag(self, sentence_id: int, note: str) -> bool:
+        """Set aside for a second look, with a note; kept out of the review layer until decided."""
+        return self._decide(sentence_id, "flag", note.strip())
+
+    def keep(self, sentence_id: int) -> bool:
+        """Accept tags that differ from gold on purpose (gold is wrong): `n` passes it by."""
+        return self._decide(sentence_id, "keep")
+
+    def skip(self, sentence_id: int) -> bool:
+        """Pass the sentence by, recorded (Prodigy's ignore); it stays out of the review layer."""
+        return self._decide(sentence_id, "skip")
 
     def undo(self) -> int | None:
         """Restore the state before the last change; returns its sentence id (None: nothing)."""
@@ -139,8 +381,9 @@ class ReviewSession:
             return None
         change = self._undo.pop()
         self._redo.append(change)
-        tags, reviewed = change.before
-        self._apply(self.item(change.sentence_id), list(tags), reviewed, "undo" if reviewed else REVERT)
+        tags, status, note = change.before
+        self._apply(self.item(change.sentence_id), list(tags), status, note,
+                    REVERT if status == UNREVIEWED else "undo")
         return change.sentence_id
 
     def redo(self) -> int | None:
@@ -149,38 +392,90 @@ class ReviewSession:
             return None
         change = self._redo.pop()
         self._undo.append(change)
-        tags, reviewed = change.after
-        self._apply(self.item(change.sentence_id), list(tags), reviewed, "redo")
+        tags, status, note = change.after
+        self._apply(self.item(change.sentence_id), list(tags), status, note, "redo")
         return change.sentence_id
 
-    def _change(self, item: Item, tags: list[str], action: str, force: bool = False) -> bool:
+    def _decide(self, sentence_id: int, action: str, note: str = "") -> bool:
+        item = self.item(sentence_id)
+        changed = self._change(item, item.tags, action, DECIDED[action], note, force=True)
+        self.history = [sentence_id, *(s for s in self.history if s != sentence_id)][:HISTORY]
+        return changed
+
+    def _change(self, item: Item, tags: list[str], action: str, status: str, note: str | None = None,
+                force: bool = False) -> bool:
         if tags == item.tags and not force:
             return False
-        self._undo.append(Change(item.id, (tuple(item.tags), item.reviewed), (tuple(tags), True)))
+        note = item.note if note is None else note
+        self._undo.append(Change(item.id, (tuple(item.tags), item.status, item.note),
+                                 (tuple(tags), status, note)))
         self._redo.clear()
-        self._apply(item, tags, True, action)
+        self._apply(item, tags, status, note, action)
         return True
 
-    def _apply(self, item: Item, tags: list[str], reviewed: bool, action: str) -> None:
-        """One row, committed at once (the store's connection is in autocommit mode)."""
-        self.store.reviews.add(self.run_id, item.id, tags, entities(item.tokens, tags), action)
-        item.tags, item.reviewed = list(tags), reviewed
+    def _apply(self, item: Item, tags: list[str], status: str, note: str, action: str) -> None:
+        """One row, written at once unless the database is busy: then it waits, in order, for
+        the next `flush` (the caller's retry), and this change does not wait on the lock again."""
+        item.tags, item.status, item.note = list(tags), status, note
+        self.pace.record(item.id, item.decided)
+        self.pending.append(Row(self.run_id, item.id, list(tags), entities(item.tokens, tags), action,
+                                status, note))
+        if len(self.pending) == 1:
+            self.flush()
 
-    # -- navigation: the next index after `start` that matches, wrapping; None when none ------
+    # -- the database: rows it was too busy to take ---------------------------------------------
+
+    def flush(self) -> bool:
+        """Write the pending rows in order; False (the rest kept) while the database is busy."""
+        while self.pending:
+            row = self.pending[0]
+            try:
+                self.store.reviews.add(row.run_id, row.sentence_id, row.tags, row.entities, row.action,
+                                       row.status, row.note)
+            except StoreBusy:
+                return False
+            self.pending.popleft()
+        return True
+
+    # -- order and navigation: positions in `order`, wrapping; None when nothing matches ------
+
+    def arrange(self, name: str, scores: Scores | None = None) -> None:
+        """Review in `name` order: 'document', or by `scores` (sentence id -> (confidence, why)),
+        least confident first, the sentences without a score last in document order."""
+        scores = scores or {}
+        ranked = sorted(range(len(self.items)),
+                        key=lambda i: (self.items[i].id not in scores,
+                                       scores.get(self.items[i].id, (0.0, ""))[0], i))
+        self.order = ranked if name != "document" else list(range(len(self.items)))
+        self.order_name = name
+        self.reasons = {sid: why for sid, (_, why) in scores.items()}
+        self._position = {index: p for p, index in enumerate(self.order)}
+
+    def position(self, index: int) -> int:
+        """Where item `index` is in the review order (0-based)."""
+        return self._position[index]
+
+    def step(self, index: int, step: int) -> int | None:
+        """The item `step` places on in the review order; None past either end."""
+        position = self._position[index] + step
+        return self.order[position] if 0 <= position < len(self.order) else None
 
     def _next(self, start: int, wanted: Callable[[Item], bool]) -> int | None:
-        n = len(self.items)
+        n = len(self.order)
+        here = self._position.get(start, -1)
         for offset in range(1, n + 1):
-            index = (start + offset) % n
+            index = self.order[(here + offset) % n]
             if wanted(self.items[index]):
                 return index
         return None
 
     def next_disagreement(self, start: int) -> int | None:
-        return self._next(start, lambda item: item.disagrees)
+        """Differs from gold, unless kept so on purpose or rejected."""
+        return self._next(start, lambda item: item.disagrees and item.status not in ("kept", "rejected"))
 
     def next_unreviewed(self, start: int) -> int | None:
-        return self._next(start, lambda item: not item.reviewed)
+        """Not decided yet (unreviewed, or edited without a decision)."""
+        return self._next(start, lambda item: not item.decided)
 
     def next_unmatched(self, start: int) -> int | None:
         return self._next(start, lambda item: bool(item.unmatched))

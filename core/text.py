@@ -16,15 +16,17 @@ _ABBREVIATIONS = {
     "nov", "dec", "u.s", "u.k", "u.n", "e.g", "i.e", "a.m", "p.m",
 }
 
+_ENUMERATOR = re.compile(r"\d{1,3}")  # "29." opening a line of a ranking
+
 # Order matters: the first alternative that matches at a position wins.
 _TOKEN = re.compile(
     r"""
     (?:[A-Za-z]\.){2,}                          # U.S. U.K. a.m.
     | \d+(?:[.,:/]\d+)+(?:[a-zA-Z%]+)?          # 1,000  3.5  10:30  1/2  3.5bn
     | (?i:n't)(?![a-z])                         # n't of don't (split below)
-    | '(?:s|re|ve|ll|d|m)(?![A-Za-z])           # 's 're 've 'll 'd 'm
+    | '(?i:s|re|ve|ll|d|m)(?![A-Za-z])          # 's 're 've 'll 'd 'm, and 'S of a capitalised headline
     | (?i:[a-z0-9]+(?:[-&][a-z0-9]+)*)(?=n't)    # do of don't
-    | [^\W_]+(?:(?:[-&]|'(?!(?:s|re|ve|ll|d|m)(?![A-Za-z])))[^\W_]+)*  # two-run O'Neill AT&T
+    | [^\W_]+(?:(?:[-&]|'(?!(?i:s|re|ve|ll|d|m)(?![A-Za-z])))[^\W_]+)*  # two-run O'Neill AT&T
     | \.\.\.|--                                 # ellipsis, dash
     | \S                                        # any other single character
     """,
@@ -50,13 +52,19 @@ class Token(NamedTuple):
     end: int
 
 
+def _keeps_dot(word: str, first: bool) -> bool:
+    return (word.lower() in _ABBREVIATIONS or (len(word) == 1 and word.isupper())
+            or (first and _ENUMERATOR.fullmatch(word) is not None))
+
+
 def tokenize_with_offsets(text: str) -> list[Token]:
     """`tokenize`, each token with its (start, end) in `text`."""
     tokens: list[Token] = []
     for match in _TOKEN.finditer(normalise_quotes(text)):
         token = match.group()
-        # A trailing abbreviation dot belongs to the word ("St." in "St. Louis").
-        if token == "." and tokens and tokens[-1].text.lower() in _ABBREVIATIONS:
+        # A trailing abbreviation dot belongs to the word ("St." in "St. Louis"), and so does the
+        # dot of an initial ("M. Waugh") or of an enumerator that opens the text ("1. Ajax"), as CoNLL.
+        if token == "." and tokens and _keeps_dot(tokens[-1].text, len(tokens) == 1):
             end = match.start()
             if end > 0 and not text[end - 1].isspace():
                 last = tokens[-1]
@@ -92,6 +100,8 @@ def sentence_spans(paragraph: str) -> list[tuple[int, int]]:
         last_word = before.split()[-1] if before.split() else ""
         stem = last_word.rstrip(".").lower()
         if before.endswith(".") and (stem in _ABBREVIATIONS or re.fullmatch(r"[a-z]", stem)):
+            continue
+        if before.strip() == last_word and _ENUMERATOR.fullmatch(stem):  # "29. Patrizia Bassis"
             continue
         found.append(_stripped(paragraph, start, match.start() + len(match.group().rstrip())))
         start = match.end()

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.labels import CONLL
-from core.parse import Parsed, format_answer, parse_answer
+from core.parse import STATUSES, Parsed, format_answer, parse_answer
 
 ENTITY_TYPES = CONLL.names
 
@@ -163,10 +163,10 @@ def test_truncated_inside_a_list_keeps_complete_items():
     assert p.status == "truncated"
 
 
-def test_truncated_with_nothing_complete_fails():
+def test_truncated_with_nothing_complete_is_unreadable():
     p = parse_answer("{'LOC': ['Hous")
     assert p.entities == []
-    assert p.status == "failed"
+    assert (p.status, p.problems) == ("unreadable", ["cut off before any entity"])
 
 
 def test_truncated_after_a_complete_empty_list_is_still_truncated():
@@ -204,20 +204,34 @@ def test_empty_dict_means_no_entities():
     assert (p.entities, p.status, p.as_dict()) == ([], "ok", {})
 
 
+def test_mentions_keep_the_repeats_the_answer_names():  # issue 13: one occurrence a mention
+    p = parse_answer("{'PER': ['May', 'Todd', 'May'], 'LOC': ['May']}")
+    assert p.entities == [("PER", "May"), ("PER", "Todd"), ("LOC", "May")]
+    assert p.mentions == [("PER", "May"), ("PER", "Todd"), ("PER", "May"), ("LOC", "May")]
+
+
 def test_strips_and_deduplicates_and_drops_empty_strings():
     p = parse_answer("{'PER': ['  Todd ', 'Todd', '', '   '], 'LOC': ['Todd']}")
     assert p.entities == [("PER", "Todd"), ("LOC", "Todd")]
 
 
-@pytest.mark.parametrize("text", ["", "   \n", "I could not find any entities."])
-def test_no_dict_is_empty(text):
+@pytest.mark.parametrize("text", ["I could not find any entities.", "There are no named entities.", "None",
+                                  "Answer: none"])
+def test_no_entities_in_words_is_empty(text):
     p = parse_answer(text)
     assert (p.entities, p.status) == ([], "empty")
 
 
-def test_dict_like_garbage_fails():
+@pytest.mark.parametrize("text", ["", "   \n", "I am not sure.", "Houston is a city."])
+def test_no_answer_is_unreadable_not_empty(text):  # issue 13: "empty" was also "not understood"
+    p = parse_answer(text)
+    assert (p.entities, p.status) == ([], "unreadable")
+    assert p.problems == ["blank answer" if not text.strip() else "no answer found"]
+
+
+def test_dict_like_garbage_is_unreadable():
     p = parse_answer("{'LOC': {'city': ")
-    assert (p.entities, p.status) == ([], "failed")
+    assert (p.entities, p.status) == ([], "unreadable")
 
 
 def test_garbage_after_some_pairs_keeps_them():
@@ -268,7 +282,7 @@ def test_format_parse_round_trip_with_awkward_strings():
 
 
 def test_non_string_input_does_not_raise():
-    assert parse_answer(None).status == "empty"  # type: ignore[arg-type]
+    assert parse_answer(None).status == "unreadable"  # type: ignore[arg-type]
     assert isinstance(parse_answer(b"{'LOC': ['x']}"), Parsed)  # type: ignore[arg-type]
 
 
@@ -282,7 +296,7 @@ def test_degenerate_repetition_is_parsed_quickly(junk):
 @given(st.text())
 def test_never_raises_on_arbitrary_text(text):
     p = parse_answer(text)
-    assert p.status in {"ok", "repaired", "truncated", "empty", "failed"}
+    assert p.status in STATUSES
     assert not any(x.startswith("internal error") for x in p.problems)
     assert all(etype in ENTITY_TYPES and item and item == item.strip() for etype, item in p.entities)
 

@@ -28,6 +28,8 @@ from core.text import (
         ("\"Yes,\" said O'Neill.", ['"', "Yes", ",", '"', "said", "O'Neill", "."]),
         ("AT&T won 3-1", ["AT&T", "won", "3-1"]),
         ("Smith\u2019s dog", ["Smith", "'s", "dog"]),
+        ("ENGLAND'S M. Waugh", ["ENGLAND", "'S", "M.", "Waugh"]),  # issue 16: CoNLL's conventions
+        ("1. Ajax Amsterdam 3 1.", ["1.", "Ajax", "Amsterdam", "3", "1", "."]),
     ],
 )
 def test_tokenize_like_conll(text, tokens):
@@ -42,6 +44,11 @@ def test_split_sentences_respects_abbreviations():
     ]
 
 
+def test_no_split_after_an_enumerator_opening_a_line():
+    text = "Leading results.\n29. Patrizia Bassis (Italy) won.\n30. Anna Smith (U.S.) lost."
+    assert [s[0] for s in article_sentences(text, skip_headline=False)] == ["Leading", "29.", "30."]
+
+
 def test_article_skips_headline_and_keeps_paragraphs():
     text = "Headline here\n\nFirst one. Second one.\n\nThird one.\n"
     assert article_sentences(text) == [["First", "one", "."], ["Second", "one", "."],
@@ -50,7 +57,7 @@ def test_article_skips_headline_and_keeps_paragraphs():
 
 # -- offsets (issue 12): the same tokens as before, each at its place in the source text -------
 
-PIECES = ["Mr.", "U.S.", "St.", "St", ".", "don't", "Germany's", "O'Neill", "AT&T", "3.5bn", "1,000", "...",
+PIECES = ["Mr.", "'S", "M", "29", "U.S.", "St.", "St", ".", "don't", "Germany's", "O'Neill", "AT&T", "3.5bn", "1,000", "...",
           "--", "\u2019s", "\u2018quoted\u2019", "Smith\u2019s", "n\u2019t", '"', "(", ")", "!", "?", ",", "£",
           "$", "e.g.", "a", "A", "HMS", "Victory", "x-y", "\u00e9t\u00e9", "_", "9", "'"]
 GAPS = ["", " ", " ", "  ", "\n", "\n\n", "\r\n", "\r\n\r\n", "\t", " \n \n", "\u00a0", "\u2028", "\x0c"]
@@ -59,11 +66,15 @@ prose = st.lists(st.tuples(st.sampled_from(PIECES), st.sampled_from(GAPS)), max_
 
 
 def _reference_tokenize(text: str) -> list[str]:
-    """core.text.tokenize before offsets existed, verbatim."""
+    """core.text.tokenize before offsets existed, and the CoNLL conventions added on purpose since
+    (issue 16): `'S` splits like `'s` (through `_TOKEN`), an initial keeps its dot (`M.`), and so
+    does an enumerator opening the text (`1.`)."""
     tokens: list[str] = []
     for match in text_module._TOKEN.finditer(text.replace("\u2019", "'").replace("\u2018", "'")):
         token = match.group()
-        if token == "." and tokens and tokens[-1].lower() in text_module._ABBREVIATIONS:
+        if token == "." and tokens and (tokens[-1].lower() in text_module._ABBREVIATIONS
+                                        or re.fullmatch(r"[A-Z]", tokens[-1])
+                                        or (len(tokens) == 1 and re.fullmatch(r"\d{1,3}", tokens[0]))):
             end = match.start()
             if end > 0 and not text[end - 1].isspace():
                 tokens[-1] += "."
@@ -80,6 +91,8 @@ def _reference_split(paragraph: str) -> list[str]:
         last_word = before.split()[-1] if before.split() else ""
         stem = last_word.rstrip(".").lower()
         if before.endswith(".") and (stem in text_module._ABBREVIATIONS or re.fullmatch(r"[a-z]", stem)):
+            continue
+        if before.strip() == last_word and re.fullmatch(r"\d{1,3}", stem):  # issue 16: "29. Patrizia"
             continue
         pieces.append(paragraph[start : match.start() + len(match.group().rstrip())].strip())
         start = match.end()

@@ -37,6 +37,11 @@ def test_a_review_layer_as_human_labels_is_the_reviewed_sentences_only(project):
     session.accept(session.items[2].id)
     session.undo()
     assert [s.id for s in layers.labelled(store, f"tiny@review:{run}")] == reviewed
+    # rejected, flagged and skipped sentences are decisions, not human labels
+    session.reject(session.items[2].id)
+    session.flag(session.items[3].id, "unsure")
+    session.skip(session.items[4].id)
+    assert [s.id for s in layers.labelled(store, f"tiny@review:{run}")] == reviewed
 
 
 def test_original_data_from_reviews_counts_only_reviewed_sentences(project):  # noqa: F811

@@ -13,15 +13,20 @@ from textual.binding import Binding
 
 from core.corpora import NotFound
 from core.labels import LabelSchema
+from core.review import ReviewSession
 from core.store import Store
 from tui.screens.help import HelpScreen
 from tui.screens.reports import ReportsScreen
 from tui.screens.review import ReviewScreen
 from tui.screens.runs import RunsScreen
 
+BUSY_WAIT = 0.05  # seconds a write waits for another program's lock before the app retries later
+
 
 class NerdApp(App[None]):
-    """`NerdApp(db, run)`: `run` is the annotation run to review (default: the newest)."""
+    """`NerdApp(db, run)`: `run` is the annotation run to review (default: the newest with an
+    answered sentence). Writes never block the screen for long: a busy database makes the
+    review keep its changes and retry (`core.review.ReviewSession.flush`)."""
 
     CSS_PATH = "app.tcss"
     TITLE = "nerd"
@@ -38,7 +43,9 @@ class NerdApp(App[None]):
     def __init__(self, db: str | Path, run: int | None = None) -> None:
         super().__init__()
         self.db_path = Path(db)
-        self.store = Store(self.db_path)
+        self.store = Store(self.db_path, busy_timeout=BUSY_WAIT)
+        self.review: ReviewSession | None = None  # the review screen's session (its unsaved rows)
+        self.quit_unsaved = False
         self.sub_title = self.db_path.name
         if run is not None and run not in self.annotation_runs():
             known = ", ".join(map(str, self.annotation_runs())) or "none yet"
@@ -46,7 +53,7 @@ class NerdApp(App[None]):
         self.run_id = run if run is not None else self.latest_run()
 
     def latest_run(self) -> int | None:
-        return self.store.annotations.find("latest")
+        return self.store.reviews.newest_answered_run() or self.store.annotations.find("latest")
 
     def annotation_runs(self) -> list[int]:
         return self.store.annotations.ids()
@@ -61,6 +68,17 @@ class NerdApp(App[None]):
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.label_schema()))
+
+    async def action_quit(self) -> None:
+        """Quit; while the database is too busy to take the last changes, q twice."""
+        session = self.review
+        if session is not None and not session.flush() and not self.quit_unsaved:
+            self.quit_unsaved = True
+            self.notify(f"{len(session.pending)} changes are not saved yet: the database is busy."
+                        " Wait, or press q again to quit without them.", title="database busy",
+                        severity="error", timeout=10)
+            return
+        self.exit()
 
     def on_unmount(self) -> None:
         self.store.close()

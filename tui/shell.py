@@ -66,11 +66,27 @@ def main(ctx: click.Context, debug: bool) -> None:
         launch(paths.db_path(None), None)
 
 
-def launch(db: Path, run: int | None) -> None:
-    """The Textual app, imported only here so `nerd --help` stays fast."""
+def interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+def launch(db: Path, run: int | None, headless: bool = False) -> None:
+    """The Textual app, imported only here so `nerd --help` stays fast.
+
+    A new project is made only where nothing is yet, and only when the user says so (a
+    mistyped path would otherwise become an empty project); a crash in the app exits non-zero.
+    """
     from tui.app import NerdApp
 
-    NerdApp(db, run).run()
+    if not db.exists():
+        question = f"{db} does not exist. Create a new nerd project there?"
+        if not (interactive() and click.confirm(question, default=False, err=True)):
+            raise NerdError(f"no project at {db}: give the path of one (nerd tui PATH),"
+                            f" or create it with `nerd init --db {db}`")
+    app = NerdApp(db, run)
+    app.run(headless=headless)
+    if app.return_code:
+        sys.exit(app.return_code)
 
 
 @main.command(name="tui")

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from core.store.reviews import ReviewRepository
     from core.store.training import TrainingRepository
 
-__all__ = ["Store", "StoreError", "dumps", "loads", "now"]
+__all__ = ["Store", "StoreBusy", "StoreError", "dumps", "loads", "now"]
 
 SCHEMA_VERSION_KEY = "schema_version"
 
@@ -154,29 +154,87 @@ def _v5(db: sqlite_utils.Database) -> None:
         db.execute(sql)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
+def _v6(db: sqlite_utils.Database) -> None:
+    """Review decisions: each row says what the sentence is now (accepted, rejected, flagged,
+    kept different from gold, skipped, edited, or '' for unreviewed) and a flag's note.
+
+    Rows written before keep a null status; `core.store.reviews.status_of` reads it off the action.
+    """
+    for sql in (
+        "alter table reviews add column status text",
+        "alter table reviews add column note text",
+    ):
+        db.execute(sql)
+
+
+def _v7(db: sqlite_utils.Database) -> None:
+    """Issue 13: how each answer's strings were fitted to the tokens, JSON `[[repair, type, text]]`
+    (`final period added`, `types assigned in order`, ...); null for answers stored before."""
+    db.execute("alter table annotations add column align_repairs text")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
+
+
+def _foreign_tables(conn: sqlite3.Connection) -> list[str]:
+    """The tables of a database that is not a nerd project: it has tables but no `meta` version.
+
+    An empty file, a new one, or any nerd project (even one made before a migration) has none.
+    """
+    names = [r[0] for r in conn.execute("select name from sqlite_master where type = 'table'"
+                                        " and name not like 'sqlite_%' order by name")]
+    if not names:
+        return []
+    if "meta" in names and conn.execute("select 1 from meta where key = ?", [SCHEMA_VERSION_KEY]).fetchone():
+        return []
+    return names
 
 
 class StoreError(NerdError, RuntimeError):
     """The project file can't be used as it is; the message says why and what to do."""
 
 
-class Store:
-    """A project database. `Store(path)` creates or upgrades it."""
+class StoreBusy(StoreError):
+    """Another connection holds the write lock longer than this store waits; try again later."""
 
-    def __init__(self, path: str | Path) -> None:
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether an SQLite error means another connection has the database locked."""
+    return isinstance(exc, sqlite3.OperationalError) and (
+        getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+        or "locked" in str(exc) or "busy" in str(exc))
+
+
+class Store:
+    """A project database. `Store(path)` creates or upgrades it; an SQLite file that is not a
+    nerd project (tables, but no nerd schema version) is refused and left untouched.
+
+    `busy_timeout`: seconds a statement waits for another connection's write lock before
+    `StoreBusy` (the app waits briefly and retries, so its screen never freezes); opening and
+    upgrading always wait up to 30 s.
+    """
+
+    def __init__(self, path: str | Path, busy_timeout: float = 30.0) -> None:
         self.path = Path(path).resolve()
         if self.path.parent and not self.path.parent.exists():
             raise StoreError(f"{self.path}: folder {self.path.parent} does not exist")
         try:
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
+            foreign = _foreign_tables(conn)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a nerd project database ({exc})") from exc
+        if foreign:
+            conn.close()
+            shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+            raise StoreError(f"{self.path}: an SQLite database, but not a nerd project (its tables: {shown});"
+                             " nerd leaves it as it is: give another path")
+        conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA synchronous=NORMAL")
         self.db = sqlite_utils.Database(conn)
         self._migrate()
+        if busy_timeout != 30.0:
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
 
     @property
     def schema_version(self) -> int:

@@ -52,6 +52,7 @@ class StoredAnswer:
     votes: list | None
     gold: list[str] | None
     raw: str = ""  # the teacher's answer as it wrote it (the first sample's)
+    align_repairs: list | None = None  # [[repair, type, text], ...]; None: stored before they were kept
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,8 @@ class AnnotationRepository:
     def save(self, run_id: int, sentence_id: int, *, request_key: str, raw: str, reasoning: str,
              entities: list, tags: list[str], parse_status: str, unmatched: list, conflicts: list,
              examples: list, prompt_tokens: int, completion_tokens: int, latency_s: float,
-             votes: list | None = None, samples: list[tuple[str, CachedAnswer, list]] = ()) -> None:
+             votes: list | None = None, samples: list[tuple[str, CachedAnswer, list]] = (),
+             align_repairs: list | None = None) -> None:
         """One sentence's result and its samples (request key, answer, entities), all or nothing."""
         with self.store.transaction() as db:
             db.conn.executemany(
@@ -179,11 +181,12 @@ class AnnotationRepository:
             db.execute(
                 "insert or replace into annotations(run_id, sentence_id, request_key, raw, reasoning,"
                 " entities, tags, parse_status, unmatched, conflicts, examples, prompt_tokens,"
-                " completion_tokens, latency_s, votes, created)"
-                " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " completion_tokens, latency_s, votes, align_repairs, created)"
+                " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [run_id, sentence_id, request_key, raw, reasoning, dumps(entities), dumps(tags),
                  parse_status, dumps(unmatched), dumps(conflicts), dumps(examples), prompt_tokens,
-                 completion_tokens, latency_s, dumps(votes) if votes is not None else None, now()])
+                 completion_tokens, latency_s, dumps(votes) if votes is not None else None,
+                 dumps(align_repairs or []), now()])
 
     def tags(self, run_id: int) -> dict[int, list[str]]:
         return {sid: json.loads(tags) for sid, tags in self.db.execute(
@@ -192,10 +195,13 @@ class AnnotationRepository:
     def answers(self, run_id: int) -> list[StoredAnswer]:
         """Every committed sentence of the run in sentence order, with its gold tags."""
         return [StoredAnswer(sid, json.loads(tags), status or "", loads(found) or [], loads(missing) or [],
-                             p or 0, c or 0, latency or 0.0, loads(votes), loads(gold), raw or "")
-                for sid, tags, status, found, missing, p, c, latency, votes, gold, raw in self.db.execute(
+                             p or 0, c or 0, latency or 0.0, loads(votes), loads(gold), raw or "",
+                             loads(fitted))
+                for sid, tags, status, found, missing, p, c, latency, votes, gold, raw, fitted
+                in self.db.execute(
                     "select a.sentence_id, a.tags, a.parse_status, a.entities, a.unmatched,"
-                    " a.prompt_tokens, a.completion_tokens, a.latency_s, a.votes, s.gold_tags, a.raw"
+                    " a.prompt_tokens, a.completion_tokens, a.latency_s, a.votes, s.gold_tags, a.raw,"
+                    " a.align_repairs"
                     " from annotations a join sentences s on s.id = a.sentence_id"
                     " where a.run_id = ? order by a.sentence_id", [run_id])]
 

@@ -1,23 +1,47 @@
-"""Human corrections: the append-only `reviews` log and the run sentences a review works on."""
+"""Human corrections: the append-only `reviews` log and the run sentences a review works on.
+
+Each row holds a sentence's tags after one action and what the sentence is then (`status`):
+edited, accepted, rejected (unusable), flagged (with a note), kept (different from gold on
+purpose), skipped, or '' (back to the run's own tags: unreviewed). The newest row of a
+sentence is its state; the `review:N` layer takes the sentences whose state is a human label.
+"""
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from core.store import StoreBusy, is_busy
 from core.store.records import dumps, loads, now
 
 if TYPE_CHECKING:
     from core.store import Store
 
+UNREVIEWED = ""
+STATUSES = (UNREVIEWED, "edited", "accepted", "rejected", "flagged", "kept", "skipped")
+HUMAN_LABELS = frozenset({"edited", "accepted", "kept"})  # what the review:N layer trains on
+# The actions that end a sentence's review, and the state each leaves it in.
+DECISIONS = {"accept": "accepted", "reject": "rejected", "flag": "flagged", "keep": "kept", "skip": "skipped"}
+
+
+def status_of(action: str, status: str | None) -> str:
+    """A row's status; rows written before statuses existed (null) read it off the action."""
+    if status is not None:
+        return status
+    return UNREVIEWED if action == "revert" else "accepted" if action == "accept" else "edited"
+
 
 @dataclass(frozen=True)
 class Review:
-    """One row of the log: what a sentence's tags became, and by which action."""
+    """One row of the log: what a sentence's tags became, by which action, and its state then."""
 
     sentence_id: int
     tags: list[str] | None
     action: str
+    status: str = "edited"
+    note: str = ""
+    created: str = ""
 
 
 @dataclass(frozen=True)
@@ -32,6 +56,7 @@ class RunSentence:
     reasoning: str
     unmatched: list
     parse_status: str
+    votes: list | None = None  # [[type, text, samples naming it, samples], ...] (self-consistency)
 
 
 class ReviewRepository:
@@ -41,36 +66,70 @@ class ReviewRepository:
         self.store = store
         self.db = store.db
 
-    def add(self, run_id: int, sentence_id: int, tags: list[str], entities: list, action: str) -> None:
-        """One row, committed at once (the connection is in autocommit mode)."""
-        self.db.execute(
-            "insert into reviews(run_id, sentence_id, tags, entities, action, created)"
-            " values (?, ?, ?, ?, ?, ?)",
-            [run_id, sentence_id, dumps(tags), dumps(entities), action, now()],
-        )
+    def add(self, run_id: int, sentence_id: int, tags: list[str], entities: list, action: str,
+            status: str | None = None, note: str = "") -> None:
+        """One row, committed at once (autocommit); `StoreBusy` when another connection holds
+        the write lock longer than the store's busy timeout (nothing is written then)."""
+        try:
+            self.db.execute(
+                "insert into reviews(run_id, sentence_id, tags, entities, action, status, note, created)"
+                " values (?, ?, ?, ?, ?, ?, ?, ?)",
+                [run_id, sentence_id, dumps(tags), dumps(entities), action, status_of(action, status),
+                 note or None, now()],
+            )
+        except sqlite3.OperationalError as exc:
+            if is_busy(exc):
+                raise StoreBusy(f"{self.store.path}: database busy (another program is writing)") from exc
+            raise
 
-    def latest(self, run_id: int) -> dict[int, Review]:
-        """Each reviewed sentence's newest row that holds tags."""
+    def states(self, run_id: int) -> dict[int, Review]:
+        """Each reviewed sentence's newest row, whatever its state (what the review screen shows)."""
         found: dict[int, Review] = {}
-        for sid, tags, action in self.db.execute(
-            "select sentence_id, tags, action from reviews where run_id = ? order by id", [run_id]
+        for sid, tags, action, status, note, created in self.db.execute(
+            "select sentence_id, tags, action, status, note, created from reviews where run_id = ?"
+            " order by id", [run_id]
         ):
             if tags is not None:
-                found[sid] = Review(sid, loads(tags), action)
+                found[sid] = Review(sid, loads(tags), action, status_of(action, status), note or "", created)
         return found
+
+    def latest(self, run_id: int) -> dict[int, Review]:
+        """Each sentence whose newest row is a human label (edited, accepted, kept): not those
+        rejected, flagged, skipped, or undone back to the run's tags."""
+        return {sid: r for sid, r in self.states(run_id).items() if r.status in HUMAN_LABELS}
 
     def latest_tags(self, run_id: int) -> dict[int, list[str]]:
         """The reviewed-tags overlay of a run: sentence id -> its current reviewed tags."""
         return {sid: review.tags for sid, review in self.latest(run_id).items() if review.tags is not None}
 
+    def decisions(self, run_id: int, limit: int = 10) -> list[Review]:
+        """The newest decision rows (accept, reject, flag, keep, skip), newest first, one a sentence."""
+        out: dict[int, Review] = {}
+        marks = ", ".join("?" * len(DECISIONS))
+        for sid, tags, action, status, note, created in self.db.execute(
+            "select sentence_id, tags, action, status, note, created from reviews where run_id = ?"
+            f" and action in ({marks}) order by id desc", [run_id, *DECISIONS]
+        ):
+            if sid not in out:
+                out[sid] = Review(sid, loads(tags), action, status_of(action, status), note or "", created)
+                if len(out) == limit:
+                    break
+        return list(out.values())
+
+    def newest_answered_run(self) -> int | None:
+        """The newest annotation run with at least one answered sentence: what the app opens on
+        (a run that failed at its start, with nothing in it, is not worth reviewing)."""
+        row = self.db.execute("select max(run_id) from annotations").fetchone()
+        return row[0] if row else None
+
     def run_sentences(self, run_id: int) -> list[RunSentence]:
         """The run's answered sentences in subset order."""
         return [
             RunSentence(sid, loads(tokens), loads(gold) if gold else None, loads(tags), raw or "",
-                        reasoning or "", loads(unmatched) or [], status or "")
-            for sid, tokens, gold, tags, raw, reasoning, unmatched, status in self.db.execute(
+                        reasoning or "", loads(unmatched) or [], status or "", loads(votes))
+            for sid, tokens, gold, tags, raw, reasoning, unmatched, status, votes in self.db.execute(
                 "select s.id, s.tokens, s.gold_tags, a.tags, a.raw, a.reasoning, a.unmatched,"
-                " a.parse_status from annotation_runs r"
+                " a.parse_status, a.votes from annotation_runs r"
                 " join subset_sentences ss on ss.subset_id = r.subset_id"
                 " join sentences s on s.id = ss.sentence_id"
                 " join annotations a on a.run_id = r.id and a.sentence_id = s.id"

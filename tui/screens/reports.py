@@ -7,6 +7,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 from textual_plotext import PlotextPlot
 
@@ -55,11 +56,17 @@ class ReportsScreen(NerdScreen):
                 tooltip="Previous annotation run"),
         Binding("right_square_bracket", "other_run(1)", "Next run", key_display="]",
                 tooltip="Next annotation run"),
-        Binding("t", "tab('training')", "Training", tooltip="Training tab"),
-        Binding("a", "tab('quality')", "Annotation", tooltip="Annotation quality tab"),
-        Binding("e", "export", "Export+eval", tooltip="ONNX export + test score"),
+        Binding("t", "tab('training')", "Training", tooltip="Training"),
+        Binding("a", "tab('quality')", "Annotation", tooltip="Teacher quality"),
+        Binding("e", "export", "Export+eval", tooltip="Export + score"),
     ]
     LIVE_SECONDS = 2.0  # a training run in another terminal shows up epoch by epoch
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.run_id: int | None = None  # the annotation run shown: [ and ] change it, not the review's
+        self.review_run: int | None = -1  # the review's run when this screen last showed
+        self.follow: Timer | None = None  # only while a training run is running and this screen shows
 
     def compose(self) -> ComposeResult:
         with TabbedContent(initial="quality"):
@@ -76,17 +83,26 @@ class ReportsScreen(NerdScreen):
                 yield Static(SHIPPING, id="shipping")
         yield Footer()
 
-    def on_mount(self) -> None:
-        self.set_interval(self.LIVE_SECONDS, self.follow_training)
-
     def follow_training(self) -> None:
-        """Redraw the training tab while a run is still going: live loss and F1 curves."""
-        if self.nerd.store.training.any_running() and self.query_one(TabbedContent).active == "training":
+        """Redraw the training tab while a run is still going: live loss and F1 curves. The
+        timer stops once no run is going (an idle app wakes for nothing)."""
+        running = self.nerd.store.training.any_running()
+        if self.query_one(TabbedContent).active == "training":
             table = self.query_one("#training-table", DataTable)
             cursor = table.cursor_row
             self.show_training()
             if table.row_count:
                 table.move_cursor(row=min(cursor, table.row_count - 1))
+        if not running:
+            self.stop_following()
+
+    def stop_following(self) -> None:
+        if self.follow is not None:
+            self.follow.stop()
+        self.follow = None
+
+    def on_screen_suspend(self) -> None:
+        self.stop_following()
 
     def highlighted_training_run(self) -> int | None:
         table = self.query_one("#training-table", DataTable)
@@ -125,32 +141,39 @@ class ReportsScreen(NerdScreen):
         self.app.call_from_thread(shipping.update, message)
 
     def on_screen_resume(self) -> None:
-        """Also the first showing: the tables are built once per visit, not twice."""
+        """Also the first showing: the tables are built once per visit, not twice. A run picked
+        for review since the last visit is the one shown."""
+        if self.nerd.run_id != self.review_run:
+            self.run_id = self.review_run = self.nerd.run_id
         self.show_quality()
         self.show_training()
+        if self.follow is None and self.nerd.store.training.any_running():
+            self.follow = self.set_interval(self.LIVE_SECONDS, self.follow_training)
 
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
         self.query_one(f"#{tab}-table", DataTable).focus()
 
     def action_other_run(self, step: int) -> None:
+        """[ and ]: another run's quality; the run under review stays as it is."""
         runs = self.nerd.annotation_runs()
-        if runs and self.nerd.run_id in runs:
-            self.nerd.run_id = runs[(runs.index(self.nerd.run_id) + step) % len(runs)]
+        if runs and self.run_id in runs:
+            self.run_id = runs[(runs.index(self.run_id) + step) % len(runs)]
         elif runs:
-            self.nerd.run_id = runs[-1]
+            self.run_id = runs[-1]
         self.show_quality()
 
     def show_quality(self) -> None:
         table = self.query_one("#quality-table", DataTable)
         caption = self.query_one("#quality-caption", Static)
         table.clear(columns=True)
-        run = self.nerd.run_id
+        run = self.run_id
         if run is None:
             caption.update(Text("No annotation run yet: start one on the runs screen (F3).", "dim"))
             return
         labels, rows = quality_rows(self.nerd.store, run)
-        caption.update(Text(" vs ".join(labels) + " · against gold · [ ] other run"))
+        reviewing = "" if run == self.nerd.run_id else f" · reviewing run {self.nerd.run_id}"
+        caption.update(Text(" vs ".join(labels) + " · against gold · [ ] other run" + reviewing))
         table.add_column("", key="group")
         table.add_column("metric", key="metric")
         for label in labels:

@@ -3,69 +3,92 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
+from rich.style import Style
 from rich.text import Text
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.timer import Timer
 from textual.widgets import Footer, Static
 
+from common.errors import NerdError
 from common.tags import spans
+from core import review
 from core.labels import CONLL, LabelSchema
-from core.review import Item, ReviewSession
+from core.review import Caret, Item, ReviewSession
 from tui.screens.base import NerdScreen
-from tui.widgets.sentence import SentenceView, by_key, colour, entity_style, legend
+from tui.screens.dialogs import HistoryScreen, NoteScreen
+from tui.widgets.sentence import SentenceView, by_key, colour, entity_style, legend, state
 
-MOVE = Binding.Group("Move", compact=True)
 LABEL_KEY = "label_key"  # keys 1-9: the type on that key in the project's label schema
+RETRY_SECONDS = 1.0  # while the database is busy, pending rows are retried this often
 
 
 def hint(schema: LabelSchema) -> str:
     """The line under the sentence, with the schema's keys: `... · 1-4 label · ...` for CoNLL."""
     keys = [key for key, _ in by_key(schema)]
     span = f"{keys[0]}-{keys[-1]}" if len(keys) > 1 else keys[0]
-    return f"shift+←→ select · {span} label · j/k sentence · ? all keys"
+    return f"⇧←→ select · {span} label · a accept · ? keys"
 
 
 class ReviewScreen(NerdScreen):
-    """Keys act on the sentence in view; `a` accepts it and moves on.
+    """Keys act on the sentence in view; a decision (a, x, f, g, s) records it and moves on.
 
     Keys 1-9 are bound once, to `label_key(n)`, which labels with the type on key n in the
     project's label schema (read at load, so `nerd labels load` elsewhere shows on return);
-    `bindings_for(schema)` names them after the types for the help screen.
+    `bindings_for(schema)` names them after the types for the help screen. The keys of a
+    decision and of undo are Prodigy's (a accept, x reject, space ignore, backspace undo).
     """
 
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (60, "-normal"), (120, "-wide")]
     BINDINGS = [
-        Binding("left", "move(-1)", "Move", group=MOVE, key_display="←", tooltip="Cursor to previous token"),
-        Binding("right", "move(1)", "Move", group=MOVE, key_display="→", tooltip="Cursor to next token"),
-        Binding("shift+left", "extend(-1)", "Select", show=False, tooltip="Extend selection left"),
-        Binding("shift+right", "extend(1)", "Select", show=False, tooltip="Extend selection right"),
-        Binding("escape", "clear_selection", "Unselect", show=False, tooltip="Clear the selection"),
+        Binding("left", "move(-1)", "Move", show=False, tooltip="Token left"),
+        Binding("right", "move(1)", "Move", show=False, tooltip="Token right"),
+        Binding("tab", "entity(1)", "Entity", tooltip="Next entity"),
+        Binding("shift+tab", "entity(-1)", "Entity", show=False, tooltip="Previous entity"),
+        Binding("w", "name(1)", "Name", show=False, tooltip="Next capitalised"),
+        Binding("b", "name(-1)", "Name", show=False, tooltip="Previous capitalised"),
+        Binding("home", "edge(0)", "First", show=False, tooltip="First token"),
+        Binding("end", "edge(1)", "Last", show=False, tooltip="Last token"),
+        Binding("shift+left", "extend(-1)", "Select", show=False, tooltip="Select left"),
+        Binding("shift+right", "extend(1)", "Select", show=False, tooltip="Select right"),
+        Binding("escape", "clear_selection", "Unselect", show=False, tooltip="Unselect"),
         *(Binding(key, f"{LABEL_KEY}('{key}')", f"Label {key}", show=False,
-                  tooltip=f"Label selection with the type on key {key}") for key in "123456789"),
-        Binding("d,delete", "delete", "Delete", key_display="d", tooltip="Delete entity at cursor"),
-        Binding("a", "accept", "Accept", tooltip="Accept sentence, go on"),
-        Binding("s", "skip", "Skip", show=False, tooltip="Skip to next sentence"),
-        Binding("u", "undo", "Undo", tooltip="Undo last change"),
-        Binding("r,ctrl+y", "redo", "Redo", key_display="r", tooltip="Redo what was undone"),
-        Binding("n", "next_disagreement", "≠gold", tooltip="Next sentence ≠ gold"),
-        Binding("N,shift+n", "next_unreviewed", "Unreviewed", key_display="N", show=False,
-                tooltip="Next unreviewed sentence"),
-        Binding("h", "next_unmatched", "Unmatched", show=False, tooltip="Next with hallucination"),
+                  tooltip=f"Label {key}") for key in "123456789"),
+        Binding("d", "delete", "Delete", show=False, tooltip="Delete entity"),
+        Binding("u,backspace,delete", "undo", "Undo", key_display="u", tooltip="Undo"),
+        Binding("r,ctrl+y", "redo", "Redo", show=False, tooltip="Redo"),
+        Binding("a", "decide('accept')", "Accept", tooltip="Accept"),
+        Binding("x", "decide('reject')", "Reject", tooltip="Reject: unusable"),
+        Binding("f", "flag", "Flag", tooltip="Flag + note"),
+        Binding("g", "decide('keep')", "Keep≠gold", show=False, tooltip="Keep ≠ gold"),
+        Binding("s,space", "decide('skip')", "Skip", show=False, tooltip="Skip"),
+        Binding("n", "next_disagreement", "≠gold", tooltip="Next ≠ gold"),
+        Binding("N,shift+n", "next_unreviewed", "Open", key_display="N", show=False,
+                tooltip="Next undecided"),
+        Binding("h", "next_unmatched", "Unmatched", show=False, tooltip="Next unmatched"),
         Binding("j,down", "sentence(1)", "Next", show=False, tooltip="Next sentence"),
         Binding("k,up", "sentence(-1)", "Previous", show=False, tooltip="Previous sentence"),
+        Binding("H", "history", "History", show=False, tooltip="Last decisions"),
+        Binding("o", "order", "Order", show=False, tooltip="Least sure first"),
+        Binding("pageup", "panel_page(-1)", "Panel", show=False, tooltip="Scroll panel"),
+        Binding("pagedown", "panel_page(1)", "Panel", show=False, tooltip="Scroll panel"),
+        Binding("p", "panel", "Panel", show=False, tooltip="Panel on/off"),
     ]
 
     @classmethod
     def bindings_for(cls, schema: LabelSchema) -> list[Binding]:
-        """BINDINGS as a project sees them: one label key a type ("Label selection VESSEL")."""
+        """BINDINGS as a project sees them: one label key a type, named after it ("VESSEL")."""
         names, out = schema.by_key(), []
         for binding in Binding.make_bindings(cls.BINDINGS):
             if binding.action.startswith(f"{LABEL_KEY}("):
                 if binding.key not in names:
                     continue
                 kind = names[binding.key]
-                binding = replace(binding, description=kind, tooltip=f"Label selection {kind}")
+                binding = replace(binding, description=kind, tooltip=kind)
             out.append(binding)
         return out
 
@@ -74,20 +97,25 @@ class ReviewScreen(NerdScreen):
         self.schema: LabelSchema = CONLL
         self.session: ReviewSession | None = None
         self.index = 0
-        self.cursor = 0
-        self.anchor: int | None = None
+        self.caret = Caret()
         self.message = ""
+        self.retry: Timer | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(id="review"):
-            yield Static(id="review-status", classes="status")
+            with Horizontal(id="review-top", classes="status"):
+                yield Static(id="review-status")
+                yield Static(id="review-pace")
             with Horizontal(id="review-body"):
                 with VerticalScroll(id="sentence-pane", can_focus=False):
                     yield SentenceView(id="sentence")
                     yield Static(id="gold-line")
+                    yield Static(id="why")
+                    yield Static(id="message")
                     yield Static(id="hint")
                 with VerticalScroll(id="llm-pane", can_focus=False):
                     yield Static(id="llm-text")
+                    yield Static(id="history-text")
             yield Static(id="legend")
         yield Footer()
 
@@ -103,18 +131,23 @@ class ReviewScreen(NerdScreen):
             self.load()
 
     def load(self) -> None:
-        """Open the app's run (a new session keeps the saved reviews, not the undo history)."""
+        """Open the app's run (a new session keeps the saved reviews and the rows not yet
+        written, not the undo history)."""
         self.schema = self.nerd.label_schema()
         self.query_one(SentenceView).colours = self.schema.colours()
         self.query_one("#hint", Static).update(hint(self.schema))
         self.query_one("#legend", Static).update(legend(self.schema))
         keep = self.current.id if self.current else None
-        run = self.nerd.run_id
-        self.session = ReviewSession(self.nerd.store, run) if run is not None else None
+        run, old = self.nerd.run_id, self.session
+        pending = old.pending if old is not None else ()
+        self.session = ReviewSession(self.nerd.store, run, pending) if run is not None else None
+        if self.session is not None and old is not None and old.run_id == run:
+            self.session.pace = old.pace  # the same run grew (a run going on): the counts go on
+        self.nerd.review = self.session
         self.index = 0
         if keep is not None and self.session and keep in {i.id for i in self.session.items}:
             self.index = self.session.index_of(keep)
-        self.cursor, self.anchor = 0, None
+        self.caret, self.message = Caret(), ""
         self.show()
 
     @property
@@ -125,40 +158,53 @@ class ReviewScreen(NerdScreen):
 
     @property
     def selection(self) -> tuple[int, int]:
-        """The selected tokens [start, end); the cursor's token when nothing is selected."""
-        if self.anchor is None:
-            return self.cursor, self.cursor + 1
-        return min(self.anchor, self.cursor), max(self.anchor, self.cursor) + 1
+        """What a label key acts on: the selection, else the entity under the cursor, else its token."""
+        return self.caret.target(self.current.tags) if self.current else (0, 1)
 
     # -- drawing ---------------------------------------------------------------------------
 
     def show(self) -> None:
-        item, view = self.current, self.query_one(SentenceView)
+        item, view, session = self.current, self.query_one(SentenceView), self.session
         status = self.query_one("#review-status", Static)
-        if item is None or self.session is None:
+        self.query_one("#review-pace", Static).update(self.pace())
+        self.query_one("#message", Static).update(Text(self.message, "italic") if self.message else "")
+        if item is None or session is None:
             view.tokens, view.tags = [], []
-            status.update("no annotation run yet" if self.session is None else
-                          f"run {self.session.run_id} has no annotated sentence yet")
+            status.update("no annotation run yet" if session is None else
+                          f"run {session.run_id} has no annotated sentence yet")
             self.query_one("#gold-line", Static).update(
                 Text("Start a run on the runs screen (F3), or `nerd annotate` / "
                      "`nerd import llm-output`.", style="dim"))
-            self.query_one("#llm-text", Static).update("")
+            for part in ("#llm-text", "#history-text", "#why"):
+                self.query_one(part, Static).update("")
             return
         view.tokens, view.tags = item.tokens, item.tags
-        view.cursor = self.cursor
-        view.selection = self.selection if self.anchor is not None else None
-        session = self.session
-        line = Text(f"run {session.run_id} {session.name} · sentence {self.index + 1}/{len(session)}"
-                    f" · reviewed {session.reviewed}")
-        if item.reviewed:
-            line.append(" · ✓", "bold green")
+        view.cursor = self.caret.cursor
+        view.selection = self.caret.selection
+        name = session.name if len(session.name) <= 16 else session.name[:15] + "…"
+        where = f"sentence {session.position(self.index) + 1}/{len(session)}"
+        line = Text(f"run {session.run_id} {name} · {where}")
+        if item.status:
+            line.append(" · ").append_text(state(item.status))
         if item.disagrees:
             line.append(" · ≠ gold", "bold red")
-        if self.message:
-            line.append(f" · {self.message}", "italic")
         status.update(line)
         self.query_one("#gold-line", Static).update(gold_line(item, self.schema.colours()))
+        self.query_one("#why", Static).update(why_line(item, session))
         self.query_one("#llm-text", Static).update(llm_panel(item))
+        self.query_one("#history-text", Static).update(history_panel(session))
+
+    def pace(self) -> Text:
+        """This session's decisions, their rate and what is left; a warning while the database
+        is busy (the changes are kept and written as soon as it is free)."""
+        session = self.session
+        if session is None:
+            return Text()
+        if session.pending:
+            return Text(f"⚠ database busy · {len(session.pending)} unsaved", "bold red")
+        pace = session.pace
+        rate = f" · {pace.per_minute:.1f}/min" if pace.done else ""
+        return Text(f"done {pace.done}{rate} · {session.remaining} left")
 
     def say(self, message: str) -> None:
         self.message = message
@@ -168,27 +214,71 @@ class ReviewScreen(NerdScreen):
         if index is None:
             self.say(none)
             return
-        self.index, self.cursor, self.anchor, self.message = index, 0, None, ""
+        self.index, self.caret, self.message = index, Caret(), ""
+        self.query_one("#llm-pane", VerticalScroll).scroll_home(animate=False)
         self.show()
 
-    # -- actions ---------------------------------------------------------------------------
+    def written(self) -> None:
+        """After a change: while rows wait for a busy database, retry them on a timer (only then)."""
+        session = self.session
+        if session is None or not session.pending:
+            return
+        if self.retry is None:
+            self.notify("Database busy: another program is writing. Your changes are kept and saved"
+                        " as soon as it is free.", title="database busy", severity="warning")
+            self.retry = self.set_interval(RETRY_SECONDS, self.retry_writes)
+        self.show()
+
+    def retry_writes(self) -> None:
+        if self.session is None or self.session.flush():
+            if self.retry is not None:
+                self.retry.stop()
+            self.retry = None
+            self.notify("All changes saved.", title="database free again")
+        self.show()
+
+    # -- moving ----------------------------------------------------------------------------
+
+    def place(self, caret: Caret | None, none: str = "") -> None:
+        if caret is None:
+            self.say(none)
+        elif self.current:
+            self.caret = caret
+            self.show()
 
     def action_move(self, step: int) -> None:
         if self.current:
-            self.anchor = None
-            self.cursor = max(0, min(len(self.current.tokens) - 1, self.cursor + step))
-            self.show()
+            self.place(review.move(self.caret, self.current.tokens, step))
 
-    def action_clear_selection(self) -> None:
-        self.anchor = None
-        self.show()
+    def action_edge(self, end: int) -> None:
+        if self.current:
+            self.place(review.to_edge(self.current.tokens, bool(end)))
+
+    def action_entity(self, step: int) -> None:
+        if self.current:
+            self.place(review.next_entity(self.caret, self.current.tags, step), "no entity in this sentence")
+
+    def action_name(self, step: int) -> None:
+        if self.current:
+            self.place(review.next_capitalised(self.caret, self.current.tokens, step),
+                       "no capitalised word further " + ("on" if step > 0 else "back"))
 
     def action_extend(self, step: int) -> None:
         if self.current:
-            if self.anchor is None:
-                self.anchor = self.cursor
-            self.cursor = max(0, min(len(self.current.tokens) - 1, self.cursor + step))
-            self.show()
+            self.place(review.extend(self.caret, self.current.tokens, self.current.tags, step))
+
+    def action_clear_selection(self) -> None:
+        self.place(Caret(self.caret.cursor))
+
+    def on_sentence_view_clicked(self, event: SentenceView.Clicked) -> None:
+        item = self.current
+        if item and 0 <= event.token < len(item.tokens):
+            if event.shift:
+                self.place(review.extend_to(self.caret, item.tags, event.token))
+            else:
+                self.place(Caret(event.token))
+
+    # -- changing the tags -------------------------------------------------------------------
 
     def action_label_key(self, key: str) -> None:
         kind = self.schema.by_key().get(key)
@@ -201,50 +291,92 @@ class ReviewScreen(NerdScreen):
         if self.current and self.session:
             start, end = self.selection
             changed = self.session.label(self.current.id, start, end, kind)
-            self.anchor = None
+            self.caret = Caret(self.caret.cursor)
             text = " ".join(self.current.tokens[start:end])
             self.say(f"{text} → {kind}" if changed else "no change")
+            self.written()
 
     def action_delete(self) -> None:
         if self.current and self.session:
-            changed = self.session.delete(self.current.id, self.cursor)
-            self.anchor = None
+            start, end = self.caret.selection or (self.caret.cursor, self.caret.cursor + 1)
+            changed = self.session.delete(self.current.id, start, end)
+            self.caret = Caret(self.caret.cursor)
             self.say("entity removed" if changed else "no entity here")
+            self.written()
 
-    def action_accept(self) -> None:
-        if self.current and self.session:
-            self.session.accept(self.current.id)
-            if self.index + 1 < len(self.session):
-                self.go(self.index + 1)
-            else:
-                self.say("accepted (last sentence)")
+    # -- decisions -------------------------------------------------------------------------
 
-    def action_skip(self) -> None:
-        self.action_sentence(1)
+    def action_decide(self, action: str, note: str = "") -> None:
+        """Record the decision on the sentence in view and go to the next one not decided."""
+        item, session = self.current, self.session
+        if item is None or session is None or action not in review.DECIDED:
+            return
+        if action == "flag":
+            session.flag(item.id, note)
+        else:
+            getattr(session, action)(item.id)
+        self.written()
+        following = session.next_unreviewed(self.index)
+        if following is None or following == self.index:
+            self.say(f"{state(item.status).plain} · every sentence is decided")
+        else:
+            self.go(following)
+
+    def action_flag(self) -> None:
+        item = self.current
+        if item is None:
+            return
+
+        def flagged(note: str | None) -> None:
+            if note is not None and self.current is item:
+                self.action_decide("flag", note)
+
+        self.app.push_screen(NoteScreen(" ".join(item.tokens), item.note), flagged)
 
     def action_undo(self) -> None:
-        self._history(self.session.undo() if self.session else None, "undone", "nothing to undo")
+        self._after_undo(self.session.undo() if self.session else None, "undone", "nothing to undo")
 
     def action_redo(self) -> None:
-        self._history(self.session.redo() if self.session else None, "redone", "nothing to redo")
+        self._after_undo(self.session.redo() if self.session else None, "redone", "nothing to redo")
 
-    def _history(self, sentence: int | None, done: str, none: str) -> None:
+    def _after_undo(self, sentence: int | None, done: str, none: str) -> None:
         if sentence is None or self.session is None:
             self.say(none)
             return
         index = self.session.index_of(sentence)
         if index != self.index:
             self.go(index)
-        self.anchor = None
+        self.caret = Caret(self.caret.cursor)
         self.say(done)
+        self.written()
+
+    def action_history(self) -> None:
+        session = self.session
+        if session is None:
+            return
+
+        def reopen(sentence: int | None) -> None:
+            if sentence is not None and self.session is session:
+                self.go(session.index_of(sentence))
+
+        self.app.push_screen(HistoryScreen([(sid, history_line(session.item(sid)))
+                                            for sid in session.history]), reopen)
+
+    def on_click(self, event: events.Click) -> None:
+        """A click on a line of the last decisions (side panel) reopens that sentence."""
+        sentence = event.style.meta.get("sentence")
+        if self.session is not None and sentence in {i.id for i in self.session.items}:
+            self.go(self.session.index_of(sentence))
+
+    # -- going elsewhere ---------------------------------------------------------------------
 
     def action_next_disagreement(self) -> None:
         if self.session:
-            self.go(self.session.next_disagreement(self.index), "no sentence differs from gold")
+            self.go(self.session.next_disagreement(self.index), "no other sentence differs from gold")
 
     def action_next_unreviewed(self) -> None:
         if self.session:
-            self.go(self.session.next_unreviewed(self.index), "every sentence is reviewed")
+            self.go(self.session.next_unreviewed(self.index), "every sentence is decided")
 
     def action_next_unmatched(self) -> None:
         if self.session:
@@ -252,11 +384,60 @@ class ReviewScreen(NerdScreen):
 
     def action_sentence(self, step: int) -> None:
         if self.session and self.session.items:
-            index = self.index + step
-            if 0 <= index < len(self.session):
-                self.go(index)
+            index = self.session.step(self.index, step)
+            self.go(index, "first sentence" if step < 0 else "last sentence")
+
+    def action_order(self) -> None:
+        """o: document order, then least confident first by the teacher's votes, then by the
+        student's token probabilities (in a thread: the model takes a moment to load)."""
+        session = self.session
+        if session is None or not session.items:
+            return
+        name = review.ORDERS[(review.ORDERS.index(session.order_name) + 1) % len(review.ORDERS)]
+        if name == "student":
+            found = review.student_model(self.nerd.store)
+            if found is None:
+                self.ordered(session, "document", {}, "no trained student yet (nerd train ...)")
             else:
-                self.say("first sentence" if index < 0 else "last sentence")
+                self.say("ordering by the student's confidence: loading it…")
+                self.score_by_student(session, *found)
+            return
+        scores = review.vote_scores(session.items) if name == "votes" else {}
+        unscored = "" if scores or name == "document" else "no votes in this run (one answer a sentence)"
+        self.ordered(session, name, scores, unscored)
+
+    @work(thread=True, exclusive=True, group="order", exit_on_error=False)
+    def score_by_student(self, session: ReviewSession, run: int, folder: Path) -> None:
+        try:
+            scores = review.student_scores(session.items, folder, run)
+        except (NerdError, OSError, RuntimeError, ValueError) as exc:
+            self.app.call_from_thread(self.say, f"the student could not score the run: {exc}")
+            return
+        self.app.call_from_thread(self.ordered, session, "student", scores)
+
+    def ordered(self, session: ReviewSession, name: str, scores: review.Scores, note: str = "") -> None:
+        """Review in this order from its first sentence; the why line says why each is there."""
+        if session is not self.session:
+            return
+        session.arrange(name, scores)
+        self.go(session.order[0])
+        self.say(f"order: {ORDER_TITLES[name]}" + (f" · {note}" if note else ""))
+
+    # -- the side panel ---------------------------------------------------------------------
+
+    def action_panel(self) -> None:
+        self.toggle_class("-panel-toggled")
+
+    def action_panel_page(self, step: int) -> None:
+        pane = self.query_one("#llm-pane", VerticalScroll)
+        if step > 0:
+            pane.scroll_page_down(animate=False)
+        else:
+            pane.scroll_page_up(animate=False)
+
+
+ORDER_TITLES = {"document": "document order", "votes": "least sure first, by the teacher's votes",
+                "student": "least sure first, by the student"}
 
 
 def gold_line(item: Item, colours: dict[str, str]) -> Text:
@@ -274,6 +455,17 @@ def gold_line(item: Item, colours: dict[str, str]) -> Text:
     return text
 
 
+def why_line(item: Item, session: ReviewSession) -> Text:
+    """Why this sentence is here (in a confidence order), and a flag's note."""
+    text = Text()
+    if session.order_name != "document":
+        text.append("why here: ", "bold")
+        text.append(session.reasons.get(item.id, "no score (after the scored ones)"))
+    if item.status == "flagged":
+        text.append("\n" if text else "").append("flag: ", "bold magenta").append(item.note or "(no note)")
+    return text
+
+
 def llm_panel(item: Item) -> Text:
     """What the teacher said: parse status, unmatched strings, raw answer, reasoning."""
     text = Text()
@@ -288,4 +480,21 @@ def llm_panel(item: Item) -> Text:
     text.append("\n\nanswer\n", "bold").append(item.raw.strip() or "(empty)")
     if item.reasoning.strip():
         text.append("\n\nreasoning\n", "bold").append(item.reasoning.strip())
+    return text
+
+
+def history_line(item: Item) -> Text:
+    """One decision: its mark and the sentence's start."""
+    return state(item.status)[:1].append(" " + " ".join(item.tokens))
+
+
+def history_panel(session: ReviewSession) -> Text:
+    """The last decisions, newest first; a click reopens one (H lists them too)."""
+    text = Text("\nlast decisions", "bold", no_wrap=True, overflow="ellipsis")
+    if not session.history:
+        return text.append("\nnone yet", "dim")
+    for sid in session.history:
+        line = history_line(session.item(sid))
+        line.stylize(Style(meta={"sentence": sid}))
+        text.append("\n").append_text(line)
     return text

@@ -20,7 +20,9 @@ from textual.message import Message
 from textual.widgets import Button, DataTable, Footer, Input, Label, ProgressBar, Select, Static
 from textual.worker import get_current_worker
 
+from common.errors import NerdError
 from core import annotate as annotation
+from core import corpora
 from core.corpora import SubsetError
 from core.store import Store
 from models.backends import open_backend
@@ -38,7 +40,8 @@ class RunEvent(Message):
 
 
 class RunOver(Message):
-    """The worker is done: the line to show."""
+    """The worker is done: the line to show (the run's status in it: finished, partial,
+    cancelled or failed)."""
 
     def __init__(self, text: str) -> None:
         super().__init__()
@@ -56,6 +59,17 @@ class RunRequest:
     pool: str = ""  # a labelled subset: the small-teacher setting (neighbours, memory)
 
 
+def validate(store: Store, request: RunRequest) -> None:
+    """What can be checked before a run exists, so a bad form never leaves an empty run behind:
+    the subset, the limit, the pool's subset (`annotate.open_run` checks the pool's labels)."""
+    corpora.resolve_subset(store, request.subset)
+    if request.limit is not None and request.limit < 1:
+        raise SubsetError(f"limit {request.limit}: give how many sentences (1 or more), or leave it empty")
+    pool = request.pool.partition("@")[0]
+    if pool and not pool.startswith("review:"):
+        corpora.resolve_subset(store, pool)
+
+
 def run_rows(store: Store) -> list[tuple[int, str, str, str, str, str, str]]:
     """Every annotation run, newest first, with how many of its sentences are done."""
     return [(r.id, r.name, r.subset, r.backend, r.prompt, f"{r.done}/{r.size}", r.status)
@@ -68,8 +82,8 @@ class RunsScreen(NerdScreen):
     BINDINGS = [
         Binding("ctrl+r", "start", "Start run", priority=True),
         Binding("c,escape", "cancel", "Cancel run", key_display="c"),
-        Binding("g", "refresh_runs", "Refresh", tooltip="Reload the runs table"),
-        Binding("enter", "review", "Review run", show=False, tooltip="Review highlighted run"),
+        Binding("g", "refresh_runs", "Refresh", tooltip="Reload runs"),
+        Binding("enter", "review", "Review run", show=False, tooltip="Review the run"),
     ]
 
     def __init__(self) -> None:
@@ -77,6 +91,8 @@ class RunsScreen(NerdScreen):
         self.busy = False
         self.stop = threading.Event()
         self.last_refresh = 0.0
+        self.limit: int | None = None  # the run's limit: its progress counts to it
+        self.total: int | None = None  # what the bar counts to (set by the run's first event)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="runs"):
@@ -107,12 +123,10 @@ class RunsScreen(NerdScreen):
                             tooltip="A human-labelled subset: nearest-neighbour examples and its"
                                     " entity strings (the small-teacher setting)")
                 yield Button("Start", id="start", compact=True, variant="primary")
-            yield ProgressBar(show_eta=False, id="progress-bar")
             yield Static("no run in progress", id="progress")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(ProgressBar).display = False  # shown once a run starts
         store = self.nerd.store
         self.query_one("#subset", Input).value = (store.annotations.newest_subset_name()
                                                   or next(iter(store.corpora.subset_names()), ""))
@@ -175,11 +189,16 @@ class RunsScreen(NerdScreen):
             return
         try:
             request = self.request()
-        except ValueError as exc:
+            validate(self.nerd.store, request)
+        except (NerdError, ValueError) as exc:
             self.say(f"[red]{escape(str(exc))}[/]")
             return
         self.busy = True
         self.stop.clear()
+        self.limit, self.total = request.limit, None
+        # the bar exists only while a run goes (an idle bar still ticks)
+        self.query_one("#runs").mount(ProgressBar(total=None, show_eta=False, id="progress-bar"),
+                                      before=self.query_one("#progress"))
         self.say(f"starting {request.backend} {request.prompt} on {escape(request.subset)}…")
         self.annotate(request)
         self.query_one(DataTable).focus()
@@ -215,13 +234,10 @@ class RunsScreen(NerdScreen):
                     break
                 self.post_message(RunEvent(run, event))
                 if isinstance(event, annotation.Ended):
-                    summary = event.summary
-                    failed = (f", {summary.failed} failed: {escape(summary.errors[0])}"
-                              if summary.failed else "")
-                    message = (f"run {run}: {summary.done}/{summary.total} done ({summary.asked} asked,"
-                               f" {summary.parse_failures} parse failures){failed}")
-        except Exception as exc:  # a bad subset, a missing model, a server gone: say so, stay up
-            message = f"[red]error:[/] {escape(str(exc))}"
+                    message = ended(run, event, request.limit)
+        except Exception as exc:  # a missing model, a server gone: say so, stay up
+            where = f"run {run} failed" if run is not None else "error"
+            message = f"[red]{where}:[/] {escape(str(exc))}"
         finally:
             if backend is not None:
                 backend.close()
@@ -229,22 +245,34 @@ class RunsScreen(NerdScreen):
         self.post_message(RunOver(message))
 
     def on_run_event(self, message: RunEvent) -> None:
-        if isinstance(message.event, annotation.Progressed):
-            event = message.event
-            self.progressed(message.run, event.done, event.total, event.note if event.asked else "")
+        event = message.event
+        if isinstance(event, annotation.Progressed):
+            if self.total is None:  # the first event: what was done before, plus the limit
+                self.total = min(event.total, event.done + self.limit) if self.limit else event.total
+            self.progressed(message.run, event.done, self.total, event.note if event.asked else "")
 
     def on_run_over(self, message: RunOver) -> None:
         self.finished(message.text)
 
     def progressed(self, run: int, done: int, total: int, note: str) -> None:
-        bar = self.query_one(ProgressBar)
-        bar.display = True
-        bar.update(total=max(total, 1), progress=done)
-        self.say(f"run {run}: {done}/{total} · {note or 'waiting for answers'} · c cancels")
+        for bar in self.query(ProgressBar):
+            bar.update(total=max(total, 1), progress=done)
+        limit = f" (limit {self.limit})" if self.limit else ""
+        self.say(f"run {run}: {done}/{total}{limit} · {note or 'waiting for answers'} · c cancels")
         if time.monotonic() - self.last_refresh > 0.5:
             self.refresh_runs()
 
     def finished(self, message: str) -> None:
         self.busy = False
+        self.query(ProgressBar).remove()
         self.refresh_runs()
         self.say(message)
+
+
+def ended(run: int, event: annotation.Ended, limit: int | None) -> str:
+    """The line a run ends on: its status, what is done, what went wrong."""
+    summary = event.summary
+    failed = f", {summary.failed} failed: {escape(summary.errors[0])}" if summary.failed else ""
+    why = f" (limit {limit})" if event.status == "partial" and limit else ""
+    return (f"run {run} {event.status}{why}: {summary.done}/{summary.total} done ({summary.asked} asked,"
+            f" {summary.parse_failures} parse failures){failed}")

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from rich.style import Style
 from rich.text import Text
+from textual import events
+from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
@@ -17,6 +20,17 @@ from core.labels import CONLL, LabelSchema
 OTHER = "#c8c8c8"  # a type the schema lacks, e.g. in a layer made under an older schema
 CURSOR_STYLE = "bold reverse underline"
 SELECTION_STYLE = "bold #ffffff on #6a4fc0"
+# A sentence's review state: its mark and colour in the status line and the decision history.
+STATE_MARKS = {"": ("·", "dim"), "edited": ("✎", "bold yellow"), "accepted": ("✓", "bold green"),
+               "rejected": ("✗", "bold red"), "flagged": ("⚑", "bold magenta"), "kept": ("≠", "bold cyan"),
+               "skipped": ("↷", "dim")}
+STATE_WORDS = {"": "unreviewed", "kept": "kept ≠ gold"}
+
+
+def state(status: str) -> Text:
+    """`✓ accepted`, `✎ edited`, `≠ kept ≠ gold`, ...: what the reviewer did to a sentence."""
+    mark, style = STATE_MARKS.get(status, ("?", ""))
+    return Text(f"{mark} {STATE_WORDS.get(status, status)}", style)
 
 
 def colour(kind: str, colours: Mapping[str, str]) -> str:
@@ -58,7 +72,7 @@ def styled(tokens: list[str], tags: list[str], colours: Mapping[str, str], curso
         style = SELECTION_STYLE if i in selected else entity_style(kind, colours) if inside else ""
         if i == cursor:
             style = f"{style} {CURSOR_STYLE}".strip()
-        text.append(token, style)
+        text.append(token, Style.parse(style or "none") + Style(meta={"token": i}))
         if inside and i == end - 1:
             text.append(f" {kind}", f"italic #303030 on {colour(kind, colours)}")
         if i < len(tokens) - 1:
@@ -69,7 +83,15 @@ def styled(tokens: list[str], tags: list[str], colours: Mapping[str, str], curso
 
 
 class SentenceView(Widget):
-    """Renders one sentence; the review screen owns the keys and sets these reactives."""
+    """Renders one sentence; the review screen owns the keys and sets these reactives.
+
+    A click on a token posts `Clicked` (shift+click: extend the selection to it).
+    """
+
+    class Clicked(Message):
+        def __init__(self, token: int, shift: bool) -> None:
+            super().__init__()
+            self.token, self.shift = token, shift
 
     DEFAULT_CSS = """
     SentenceView { height: auto; }
@@ -85,3 +107,8 @@ class SentenceView(Widget):
         if not self.tokens:
             return Text("(no sentence)", style="dim")
         return styled(self.tokens, self.tags, self.colours, self.cursor, self.selection)
+
+    def on_click(self, event: events.Click) -> None:
+        token = event.style.meta.get("token")
+        if isinstance(token, int):
+            self.post_message(self.Clicked(token, event.shift))
