@@ -73,7 +73,7 @@ def _reference_tokenize(text: str) -> list[str]:
     for match in text_module._TOKEN.finditer(text.replace("\u2019", "'").replace("\u2018", "'")):
         token = match.group()
         if token == "." and tokens and (tokens[-1].lower() in text_module._ABBREVIATIONS
-                                        or re.fullmatch(r"[A-Z]", tokens[-1])
+                                        or (len(tokens[-1]) == 1 and tokens[-1].isupper())  # É. too
                                         or (len(tokens) == 1 and re.fullmatch(r"\d{1,3}", tokens[0]))):
             end = match.start()
             if end > 0 and not text[end - 1].isspace():
