@@ -18,7 +18,7 @@ from common.paths import data_dir
 from core import corpora, evaluate, layers, presets
 from core.pipeline import CONLL_SPLITS, SEED
 from core.store import Store
-from core.training import TrainConfig, metrics, train
+from core.training import TrainConfig, train
 
 
 def main() -> None:
@@ -41,7 +41,7 @@ def main() -> None:
                 config = replace(base, batch_size=batch, bucket=bucket, seed=batch + bucket)
                 run = train(store, config, f"throughput-b{batch}-{'bucket' if bucket else 'random'}",
                             root=Path(tmp) / "runs")
-                seconds = metrics(store, run)[0]["seconds"]
+                seconds = store.training.metrics(run)[0]["seconds"]
                 throughput.append((batch, bucket, args.sentences / seconds))
                 kind = "bucketed" if bucket else "random"
                 print(f"batch {batch} {kind}: {args.sentences / seconds:.1f} sent/s")

@@ -21,7 +21,6 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from common.errors import NerdError
 from core import corpora
 from core.align import align
-from core.corpora import StoredSentence
 from core.grammar import span_pattern
 from core.labels import CONLL, LabelSchema
 from core.memory import Memory, overlay
@@ -30,6 +29,7 @@ from core.progress import Advance
 from core.prompts import Prompt
 from core.store import Store
 from core.store.annotations import CachedAnswer
+from core.store.corpora import StoredSentence
 from models.llm import Backend, BackendError, Completion, Request
 
 # Parse statuses with no usable answer: `unreadable` (issue 13; `failed` in older runs). `empty` is an
@@ -198,11 +198,6 @@ def from_store(store: Store, key: str) -> Completion | None:
                       cached.latency_s) if cached else None
 
 
-def _answers(backend: Backend, requests: list[Request]) -> Iterator[tuple[int, Completion | BackendError]]:
-    """Concurrent where the backend can (HTTP), one at a time otherwise (llama.cpp)."""
-    yield from backend.complete_many(requests)
-
-
 def requests_for(sentence: StoredSentence, prompt: Prompt, config: RunConfig) -> list[Request]:
     """One request a sample: the first greedy, the others sampled (self-consistency)."""
     pattern = span_pattern(sentence.tokens, prompt.schema.names) if config.constrained else None
@@ -314,7 +309,7 @@ def _ask(store: Store, run: int, backend: Backend, chunk: list[_InFlight], confi
             yield _progressed(summary, started)
     jobs = [(item, i) for item in chunk if not item.complete
             for i, answer in enumerate(item.answers) if answer is None]
-    for index, answer in _answers(backend, [item.requests[i] for item, i in jobs]):
+    for index, answer in backend.complete_many([item.requests[i] for item, i in jobs]):
         item, sample = jobs[index]
         if isinstance(answer, BackendError):
             if answer.fatal:  # the teacher is gone: stop; what is done stays

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from common.errors import NerdError
 from core.align import align, entities_of
-from core.corpora import NotFound, StoredSentence, resolve_subset, subset_id, subset_sentences
+from core.corpora import NotFound, resolve_subset, subset_id, subset_sentences
 from core.evaluate import Report, evaluate
 from core.memory import Memory
 from core.store import Store
+from core.store.corpora import StoredSentence
 
 Layer = dict[int, list[str]]
 

@@ -394,6 +394,3 @@ def store_predictions(store: Store, run: int, model, tokenizer, subset: str, max
     tags = predict(model, tokenizer, [s.tokens for s in sentences], max_length=max_length)
     store.training.save_predictions(run, ((s.id, t) for s, t in zip(sentences, tags, strict=True)))
 
-
-def metrics(store: Store, run: int) -> list[dict]:
-    return store.training.metrics(run)

@@ -13,7 +13,7 @@ import pytest
 from core import corpora, layers
 from core.conll import Sentence, write_conll
 from core.store import Store
-from core.training import TrainConfig, TrainingError, metrics, train
+from core.training import TrainConfig, TrainingError, train
 from tests.conftest import kill_when
 
 PEOPLE = ["Peter Blackburn", "Angela Merkel", "Orlando Miller", "Marie Curie", "Alan Turing"]
@@ -57,7 +57,7 @@ TINY = TrainConfig(distilled=["dist@lexicon:orig"], original=["orig"], schedule=
 
 def test_tiny_run_lowers_loss_stores_metrics_and_predictions(project):
     run = train(project, replace(TINY, epochs=4))
-    rows = metrics(project, run)
+    rows = project.training.metrics(run)
     assert [r["epoch"] for r in rows] == [0, 1, 2, 3]
     assert [(r["n_distilled"], r["n_original"]) for r in rows] == [(16, 0), (16, 0), (0, 16), (0, 16)]
     assert rows[-1]["loss"] < rows[0]["loss"]
@@ -83,7 +83,7 @@ def test_checkpoint_loads_in_transformers_pipeline(project):
 
 def test_loss_blend_shows_everything_with_weights(project):
     run = train(project, replace(TINY, schedule="cosine", blend="loss", epochs=3, test=""))
-    rows = metrics(project, run)
+    rows = project.training.metrics(run)
     assert [(r["n_distilled"], r["n_original"]) for r in rows] == [(16, 0), (16, 16), (0, 16)]
 
 

@@ -62,7 +62,7 @@ def train_command(distilled: tuple[str, ...], original: tuple[str, ...], schedul
                 advance(event.batch, event.batches, event.note)
             elif isinstance(event, training.TrainingEnded):
                 run = event.run
-    out.print(training_table(training.metrics(store, run), run))
+    out.print(training_table(store.training.metrics(run), run))
     test = training.measure_spec(store, config.test, "conll-test")
     subset, _, reference = test.partition("@")
     if test and layers.labelled(store, test):

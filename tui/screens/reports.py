@@ -11,7 +11,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 from textual_plotext import PlotextPlot
 
-from core import evaluate, quality, training
+from core import evaluate, quality
 from core.store import Store
 from tui.screens.base import NerdScreen
 
@@ -38,7 +38,7 @@ def training_rows(store: Store) -> list[tuple[str, ...]]:
     out = []
     for record in store.training.runs():
         run, name, status = record.id, record.name, record.status
-        epochs = training.metrics(store, run)
+        epochs = store.training.metrics(run)
         schedule = record.config.get("schedule", "")
         last = epochs[-1] if epochs else {}
         f1s = [e["dev_f1"] for e in epochs if e.get("dev_f1") is not None]
@@ -198,7 +198,7 @@ class ReportsScreen(NerdScreen):
 
     def plot(self, run: int | None) -> None:
         """w0, loss and dev F1 per epoch of a training run (empty plots when there is none)."""
-        epochs = training.metrics(self.nerd.store, run) if run is not None else []
+        epochs = self.nerd.store.training.metrics(run) if run is not None else []
         x = [e["epoch"] for e in epochs]
         for plot_id, key, title in (("w0-plot", "w0", "w0"),
                                     ("loss-plot", "loss", "loss"), ("f1-plot", "dev_f1", "dev F1")):
