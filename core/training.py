@@ -55,6 +55,10 @@ class TrainConfig:
     dev: str = "auto"  # SUBSET[@LAYER] scored each epoch; auto: conll-dev when it has gold, else none
     dev_limit: int = 500
     test: str = "auto"  # SUBSET[@LAYER] predicted at the end; auto: conll-test when it has gold
+    # Two stages: this many epochs on the distilled data alone, with their own learning-rate
+    # schedule, then `epochs` of `schedule` from that model with a fresh optimizer and schedule.
+    pretrain_epochs: int = 0
+    freeze_embeddings: bool = False  # the word-embedding matrix stays as pre-trained
 
 
 MEASURING_ONLY = {"dev", "dev_limit", "test"}
@@ -172,6 +176,8 @@ def load_data(store: Store, config: TrainConfig) -> tuple[list[Example], list[Ex
     human = {e.sentence_id for e in original}  # a sentence a person labelled trains on those labels
     distilled = [e for e in distilled if e.sentence_id not in human]
     schedule = parse_schedule(config.schedule)
+    if config.pretrain_epochs and not distilled:
+        raise TrainingError(f"--pretrain-epochs {config.pretrain_epochs} needs --distilled SUBSET@LAYER")
     if schedule.name != "pure-original" and not distilled:
         raise TrainingError(f"schedule {schedule.name} needs --distilled SUBSET@LAYER")
     if schedule.name != "pure-distilled" and not original:
@@ -252,13 +258,20 @@ def _epochs(store: Store, config: TrainConfig, run: int, folder: Path, schedule,
     device = enc.device()
     labels = run_labels(store, folder)
     model = enc.load_classifier(path, labels).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
+    if config.freeze_embeddings:
+        model.get_input_embeddings().weight.requires_grad_(False)
+    optimizer = _optimizer(model, config)
     for example in distilled + original:
         example.pieces = enc.training_examples(tokenizer, example.words, example.tags, labels,
                                                config.max_length)
-    plans = [_plan(schedule, config, epoch, distilled, original) for epoch in range(config.epochs)]
-    lr_at = _lr_function(config, [math.ceil(sum(len(e.pieces) for e, _ in plan) / config.batch_size)
-                                  for plan in plans])
+    first_stage = parse_schedule("pure-distilled")
+    plans = ([_plan(first_stage, config, e, config.pretrain_epochs, distilled, original)
+              for e in range(config.pretrain_epochs)]
+             + [_plan(schedule, config, e, config.epochs, distilled, original)
+                for e in range(config.epochs)])
+    epochs = len(plans)
+    steps = [math.ceil(sum(len(e.pieces) for e, _ in plan) / config.batch_size) for plan in plans]
+    lr_at = _staged_lr(config, steps)
     checkpoint = folder / "checkpoint.pt"
     first_epoch = 0
     if checkpoint.is_file():
@@ -268,9 +281,10 @@ def _epochs(store: Store, config: TrainConfig, run: int, folder: Path, schedule,
         first_epoch = state["epoch"] + 1
         store.training.save_epoch(state["metrics"])
     dev = _dev_sentences(store, config)
-    step = sum(math.ceil(sum(len(e.pieces) for e, _ in plan) / config.batch_size)
-               for plan in plans[:first_epoch])
-    for epoch in range(first_epoch, config.epochs):
+    step = sum(steps[:first_epoch])
+    for epoch in range(first_epoch, epochs):
+        if epoch == config.pretrain_epochs > 0:  # the second stage starts afresh
+            optimizer = _optimizer(model, config)
         started = time.perf_counter()
         rng = random.Random(config.seed * 1000 + epoch)
         rows = [(ids, labels, weight) for e, weight in plans[epoch] for ids, labels in e.pieces]
@@ -293,11 +307,11 @@ def _epochs(store: Store, config: TrainConfig, run: int, folder: Path, schedule,
             step += 1
             total_loss += loss.item() * len(batch)
             seen += len(batch)
-            yield BatchDone(epoch, config.epochs, i + 1, len(planned), total_loss / seen)
+            yield BatchDone(epoch, epochs, i + 1, len(planned), total_loss / seen)
         dev_f1 = _dev_f1(model, tokenizer, dev, config) if dev else None
         n_d = sum(1 for e, _ in plans[epoch] if e.kind == "distilled")
         row = {"training_run_id": run, "epoch": epoch, "loss": total_loss / max(seen, 1),
-               "w0": schedule.w0(epoch, config.epochs), "n_distilled": n_d,
+               "w0": _w0(schedule, config, epoch), "n_distilled": n_d,
                "n_original": len(plans[epoch]) - n_d, "lr": lr_at(epoch, max(step - 1, 0)),
                "dev_f1": dev_f1, "seconds": time.perf_counter() - started}
         # Checkpoint first (atomically), metrics second; a crash between the two is mended
@@ -326,16 +340,44 @@ def run_labels(store: Store, folder: Path) -> list[str]:
     return labels
 
 
-def _plan(schedule, config: TrainConfig, epoch: int, distilled: list[Example],
+def _optimizer(model, config: TrainConfig):
+    """AdamW over the trainable parameters; fused (one kernel for all of them) where the
+    device has it: the same update, fewer passes over memory."""
+    import torch
+
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    try:
+        return torch.optim.AdamW(trainable, lr=config.lr, fused=True)
+    except (RuntimeError, TypeError):
+        return torch.optim.AdamW(trainable, lr=config.lr)
+
+
+def _w0(schedule, config: TrainConfig, epoch: int) -> float:
+    """The share of distilled data in `epoch`, counted over both stages."""
+    if epoch < config.pretrain_epochs:
+        return 1.0
+    return schedule.w0(epoch - config.pretrain_epochs, config.epochs)
+
+
+def _plan(schedule, config: TrainConfig, epoch: int, epochs: int, distilled: list[Example],
           original: list[Example]) -> list[tuple[Example, float]]:
     if config.blend == "loss":
-        w0, w1 = loss_weights(schedule, epoch, config.epochs)
+        w0, w1 = loss_weights(schedule, epoch, epochs)
         return [(e, w0) for e in distilled if w0 > 0] + [(e, w1) for e in original if w1 > 0]
     if config.blend != "sample":
         raise TrainingError(f"unknown blend {config.blend!r}; use sample or loss")
-    drawn = epoch_sample(schedule, epoch, config.epochs, list(range(len(distilled))),
+    drawn = epoch_sample(schedule, epoch, epochs, list(range(len(distilled))),
                          list(range(len(original))), config.seed)
     return [((distilled if kind == "distilled" else original)[i], 1.0) for kind, i in drawn]
+
+
+def _staged_lr(config: TrainConfig, steps: list[int]) -> Callable[[int, int], float]:
+    """lr(epoch, step) over both stages: each stage runs its own schedule from its first step."""
+    first = config.pretrain_epochs
+    offset = sum(steps[:first])
+    pretrain, main = _lr_function(config, steps[:first]), _lr_function(config, steps[first:])
+    return lambda epoch, step: (pretrain(epoch, step) if epoch < first
+                                else main(epoch - first, step - offset))
 
 
 def _lr_function(config: TrainConfig, steps: list[int]) -> Callable[[int, int], float]:

@@ -87,6 +87,29 @@ def test_loss_blend_shows_everything_with_weights(project):
     assert [(r["n_distilled"], r["n_original"]) for r in rows] == [(16, 0), (16, 16), (0, 16)]
 
 
+def test_two_stages_train_distilled_first_then_restart_the_learning_rate(project):
+    config = replace(TINY, schedule="pure-original", pretrain_epochs=2, lr_schedule="linear", test="")
+    rows = project.training.metrics(train(project, config))
+    assert [(r["n_distilled"], r["n_original"], r["w0"]) for r in rows] == [
+        (16, 0, 1.0), (16, 0, 1.0), (0, 16, 0.0), (0, 16, 0.0)]
+    assert rows[1]["lr"] < config.lr / 2 < rows[2]["lr"]  # stage one decayed, stage two starts afresh
+    with pytest.raises(TrainingError, match="--pretrain-epochs 2 needs --distilled"):
+        train(project, replace(config, distilled=[]))
+
+
+def test_frozen_embeddings_stay_as_pretrained(project):
+    import torch
+
+    from models import encoder as enc
+
+    run = train(project, replace(TINY, freeze_embeddings=True, test=""))
+    trained = enc.load_classifier(enc.resolve(f"{project.training.run(run).checkpoint_dir}/model"))
+    fresh = enc.load_classifier(enc.resolve(""), ["O", "B-PER", "I-PER"])
+    assert torch.equal(trained.get_input_embeddings().weight, fresh.get_input_embeddings().weight)
+    layer = "bert.encoder.layer.0.attention.self.query.weight"
+    assert not torch.equal(trained.state_dict()[layer], fresh.state_dict()[layer])
+
+
 def test_missing_data_for_schedule_is_a_clear_error(project):
     with pytest.raises(TrainingError, match="needs --original"):
         train(project, replace(TINY, original=[]))

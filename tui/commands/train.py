@@ -31,6 +31,11 @@ from tui.shell import (
 @click.option("--preset", type=click.Choice(["paper", "cpu"]), default="cpu", show_default=True)
 @click.option("--decay/--no-decay", default=None, help="The paper's ×0.95 learning-rate decay a epoch.")
 @click.option("--epochs", type=int, default=None)
+@click.option("--pretrain-epochs", type=click.IntRange(min=0), default=None,
+              help="Two stages: first this many epochs on the distilled data alone, then --epochs of"
+              " the schedule from that model with a fresh optimizer and learning-rate schedule.")
+@click.option("--freeze-embeddings/--train-embeddings", default=None,
+              help="Keep the word-embedding matrix as pre-trained (faster steps).")
 @click.option("--batch-size", type=int, default=None)
 @click.option("--lr", type=float, default=None)
 @click.option("--encoder", default="", help="Hugging Face checkpoint dir (default: embedded MiniLM).")
@@ -46,6 +51,7 @@ from tui.shell import (
 @db_option
 def train_command(distilled: tuple[str, ...], original: tuple[str, ...], schedule: str, blend: str,
                   distilled_filter: str, preset: str, decay: bool | None, epochs: int | None,
+                  pretrain_epochs: int | None, freeze_embeddings: bool | None,
                   batch_size: int | None, lr: float | None, encoder: str, seed: int, dev: str,
                   dev_limit: int, test: str, name: str, db: Path | None) -> None:
     """Train the student with a blend schedule; an interrupted run resumes from its last epoch."""
@@ -54,7 +60,8 @@ def train_command(distilled: tuple[str, ...], original: tuple[str, ...], schedul
     config = presets.config(preset, decay, distilled=list(distilled), original=list(original),
                             schedule=schedule, blend=blend, distilled_filter=distilled_filter,
                             encoder=encoder, seed=seed, dev=dev, dev_limit=dev_limit, test=test,
-                            epochs=epochs, batch_size=batch_size, lr=lr)
+                            epochs=epochs, pretrain_epochs=pretrain_epochs,
+                            freeze_embeddings=freeze_embeddings, batch_size=batch_size, lr=lr)
     store = open_store(db)
     with bar("train") as advance:
         for event in training.train_epochs(store, config, name):
