@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from common.machine import machine
+
 RESULTS = Path(__file__).parent / "results"
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB, {platform.system()} {platform.release()}"
 
 
 def header(title: str) -> str:

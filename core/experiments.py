@@ -1,46 +1,63 @@
-"""The paper's experiments as a resumable queue of training runs.
+"""The paper's experiments, and a learning curve, as resumable queues of training runs.
 
-Phase two: groups A-E (section "Experiment Design"), learning-rate decay on and off.
-Phase three: every blend pattern on distilled CoNLL + BBC and original CoNLL data.
-Each job is a named training run; a finished one is skipped and an interrupted one
-resumes, so a long sweep can run in pieces (`--only`, `--seeds`, or simply again).
+Phase two: groups A-E (section "Experiment Design"). Phase three: every blend pattern on
+distilled CoNLL + BBC and original CoNLL data. The curve: how much the teacher adds to
+100, 250, 500 and 1000 human sentences, its few-shot pool limited to those same sentences.
+
+Each job is a named training run, `EXPERIMENT/SETTING/GROUP/seedN`; a finished one is
+skipped and an interrupted one resumes, so a sweep runs in pieces (`--only`, `--seeds`, or
+simply again). Tables are made from every finished run of the experiment in the store, so
+they grow as the queue does.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import math
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from common.tables import markdown_table
-from core import evaluate, layers, presets
+from core import corpora, evaluate, layers, presets
 from core.schedules import PAPER_SCHEDULES
 from core.store import Store
 from core.training import TrainConfig, TrainingError, train
 
+EXPERIMENTS = ("phase2", "phase3", "curve")
+CURVE_SIZES = (100, 250, 500, 1000)
+# Curve recipes: what the distilled data is used for, beside the human sentences.
+RECIPES: dict[str, dict] = {
+    "human": {"schedule": "pure-original"},
+    "two-stage": {"schedule": "pure-original", "pretrain_epochs": 10},
+    "simple-mix": {"schedule": "simple-mix"},
+    "loss-mix": {"schedule": "simple-mix", "blend": "loss"},
+}
 
-@dataclass
+
+@dataclass(frozen=True)
 class Job:
     experiment: str
-    group: str  # A..E, or a schedule name
-    decay: bool
+    setting: str  # the preset and any departure from it, e.g. cpu, paper-constant, cpu+frozen
+    group: str  # A..E, a schedule, or SIZE/RECIPE
     seed: int
     config: TrainConfig
 
     @property
     def name(self) -> str:
-        return f"{self.experiment}/{self.group}/{'decay' if self.decay else 'no-decay'}/seed{self.seed}"
+        return f"{self.experiment}/{self.setting}/{self.group}/seed{self.seed}"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Sources:
-    """Where the distilled and original data come from (subset@layer specs)."""
+    """Where the distilled and original data come from (subset@layer specs). The distilled
+    layers name their annotation runs: `run:latest` would move when another run is made."""
 
-    conll_distilled: str = "distill-1000@run:latest"
-    bbc_distilled: str = "bbc-long-966@run:latest"
+    conll_distilled: str = "distill-1000@run:distill-1000-pool1000"
+    bbc_distilled: str = "bbc-long-966@run:bbc-long-966-pool1000"
     original: str = "original-1000"
+    curve_distilled: str = "distill-1000@run:distill-1000-pool{size}"  # teacher pool = the human sentences
 
 
 def phase2_groups(sources: Sources) -> dict[str, tuple[str, list[str], list[str]]]:
@@ -55,81 +72,216 @@ def phase2_groups(sources: Sources) -> dict[str, tuple[str, list[str], list[str]
     }
 
 
+def curve_subset(sources: Sources, size: int) -> str:
+    """The first `size` human sentences (nested: 100 ⊂ 250 ⊂ ...), as a subset name."""
+    return f"{sources.original}-first-{size}"
+
+
+def _plan(experiment: str, sources: Sources, sizes: tuple[int, ...], recipes: tuple[str, ...]
+          ) -> dict[str, dict]:
+    """Group -> the config fields that make it."""
+    if experiment == "phase2":
+        return {g: {"schedule": s, "distilled": d, "original": o}
+                for g, (s, d, o) in phase2_groups(sources).items()}
+    if experiment == "phase3":
+        both = [sources.conll_distilled, sources.bbc_distilled]
+        return {spec: {"schedule": spec, "distilled": [] if spec == "pure-original" else both,
+                       "original": [] if spec == "pure-distilled" else [sources.original]}
+                for spec in PAPER_SCHEDULES}
+    if experiment == "curve":
+        unknown = set(recipes) - set(RECIPES)
+        if unknown:
+            raise TrainingError(f"--recipes {', '.join(sorted(unknown))}: choose from {', '.join(RECIPES)}")
+        return {f"{size}/{recipe}": {
+            **RECIPES[recipe], "original": [curve_subset(sources, size)],
+            "distilled": [] if recipe == "human" else [sources.curve_distilled.format(size=size)]}
+            for size in sizes for recipe in recipes}
+    raise TrainingError(f"unknown experiment {experiment!r}; use {', '.join(EXPERIMENTS)}")
+
+
+def setting(preset: str, config: TrainConfig) -> str:
+    """The job's setting label: the preset, then each departure that changes every group."""
+    base = presets.config(preset)
+    label = preset
+    if config.lr_schedule != base.lr_schedule:
+        label += f"-{config.lr_schedule}"
+    if config.epochs != base.epochs:
+        label += f"-{config.epochs}ep"
+    if config.freeze_embeddings:
+        label += "+frozen"
+    return label
+
+
 def jobs(experiment: str, sources: Sources, preset: str = "paper", seeds: int = 5,
          only: list[str] | None = None, decays: tuple[bool, ...] = (True, False),
-         base: dict | None = None) -> list[Job]:
-    """Every job of the experiment; `base` holds explicit settings, which win over the preset."""
+         base: dict | None = None, sizes: tuple[int, ...] = CURVE_SIZES,
+         recipes: tuple[str, ...] = ("human", "two-stage")) -> list[Job]:
+    """Every job of the experiment; `base` holds explicit settings, which win over the preset.
+
+    `decays` matters only for a preset whose learning rate decays a epoch (paper); for any
+    other the runs would be the same, so they are asked for once.
+    """
     base = base or {}
-    if experiment == "phase2":
-        plan = phase2_groups(sources)
-    elif experiment == "phase3":
-        both = [sources.conll_distilled, sources.bbc_distilled]
-        plan = {spec: (spec, [] if spec == "pure-original" else both,
-                       [] if spec == "pure-distilled" else [sources.original])
-                for spec in PAPER_SCHEDULES}
-    else:
-        raise TrainingError(f"unknown experiment {experiment!r}; use phase2 or phase3")
+    plan = _plan(experiment, sources, sizes, recipes)
     if only:
         unknown = set(only) - set(plan)
         if unknown:
             raise TrainingError(f"--only {', '.join(sorted(unknown))}: not in {experiment};"
-                             f" choose from {', '.join(plan)}")
+                                f" choose from {', '.join(plan)}")
         plan = {k: v for k, v in plan.items() if k in only}
+    if presets.config(preset).lr_schedule != "decay":
+        decays = decays[:1]
     out = []
-    for group, (schedule, distilled, original) in plan.items():
+    for group, fields in plan.items():
         for decay in decays:
             for seed in range(1, seeds + 1):
-                config = presets.config(preset, decay, **{**base, "schedule": schedule,
-                                                          "distilled": distilled, "original": original,
-                                                          "seed": seed})
-                out.append(Job(experiment, group, decay, seed, config))
+                config = presets.config(preset, decay, **{**base, **fields, "seed": seed})
+                out.append(Job(experiment, setting(preset, config), group, seed, config))
     return out
 
 
+def prepare(store: Store, experiment: str, queue: list[Job], sources: Sources,
+            sizes: tuple[int, ...] = CURVE_SIZES) -> list[str]:
+    """Make the curve's nested human subsets (cheap) and list the annotation runs the
+    queue needs that the store lacks, each as the command that makes it."""
+    pools = {sources.conll_distilled: sources.original, sources.bbc_distilled: sources.original}
+    if experiment == "curve":
+        pools = {}
+        for size in sizes:
+            corpora.head(store, sources.original, curve_subset(sources, size), size)
+            pools[sources.curve_distilled.format(size=size)] = curve_subset(sources, size)
+    used = {spec for job in queue for spec in job.config.distilled}
+    needed = []
+    for spec, pool in pools.items():
+        if spec not in used:
+            continue
+        subset, _, layer = spec.partition("@")
+        name = layer.removeprefix("run:")
+        if layer.startswith("run:") and name != "latest" and store.annotations.find(name) is None:
+            needed.append(f"nerd annotate {subset} --small-teacher --pool {pool} --name {name}")
+    return needed
+
+
 def run_queue(store: Store, queue: list[Job], on_job: Callable[[int, int, Job], None] | None = None,
-              progress=None) -> list[tuple[Job, int]]:
+              progress=None, on_done: Callable[[Job, int], None] | None = None) -> list[tuple[Job, int]]:
+    """Train every job in turn (a finished one returns at once); `on_done` after each."""
     done = []
     for i, job in enumerate(queue):
         if on_job:
             on_job(i, len(queue), job)
-        done.append((job, train(store, job.config, job.name, progress=progress)))
+        run = train(store, job.config, job.name, progress=progress)
+        done.append((job, run))
+        if on_done:
+            on_done(job, run)
     return done
 
 
 @dataclass
 class Row:
     group: str
-    decay: bool
-    runs: int
+    setting: str
+    seeds: list[int]
     scores: dict[str, tuple[float, float]]  # metric -> (mean, std)
+    per_seed: dict[int, float]  # seed -> micro F1, for paired comparisons
 
 
 OVERALL = ["precision", "recall", "micro_f1"]  # then each entity type's F1, named by the type
 
 
-def results(store: Store, queue: list[Job], test: str = "conll-test") -> list[Row]:
+def finished(store: Store, experiment: str) -> list[tuple[str, str, int, int]]:
+    """(setting, group, seed, run) of every finished run of the experiment, by name."""
+    out = []
+    for run, name in store.training.finished_with_prefix(f"{experiment}/"):
+        parts = name.split("/")
+        if len(parts) >= 4 and parts[-1].startswith("seed") and parts[-1][4:].isdigit():
+            out.append((parts[1], "/".join(parts[2:-1]), int(parts[-1][4:]), run))
+    return out
+
+
+def results(store: Store, experiment: str, test: str = "conll-test") -> list[Row]:
     """Mean ± std over seeds of micro P/R/F1 and per-type F1 (the label schema's types, and
-    any other the test set has), for finished jobs."""
-    scored: list[tuple[Job, evaluate.Report]] = []
-    for job in queue:
-        run = store.training.finished_named(job.name)
-        if run is not None:
-            scored += [(job, *layers.score(store, test, "gold", [f"pred:{run}"]).values())]
+    any other the test set has), for every finished run of the experiment."""
+    scored = []
+    for setting_, group, seed, run in finished(store, experiment):
+        (report,) = layers.score(store, test, "gold", [f"pred:{run}"]).values()
+        scored.append((setting_, group, seed, report))
     names = store.labels.current().names  # every schema type a column, 0 where a run has none
-    types = list(dict.fromkeys([*names, *evaluate.report_types([r for _, r in scored], names)]))
-    grouped: dict[tuple[str, bool], list[dict[str, float]]] = {}
-    for job, report in scored:
-        values = {"precision": report.precision, "recall": report.recall,
-                  "micro_f1": report.micro_f1}
+    types = list(dict.fromkeys([*names, *evaluate.report_types([r for *_, r in scored], names)]))
+    grouped: dict[tuple[str, str], dict[int, dict[str, float]]] = {}
+    for setting_, group, seed, report in scored:
+        values = {"precision": report.precision, "recall": report.recall, "micro_f1": report.micro_f1}
         values |= {k: report.per_type[k].f1 if k in report.per_type else 0.0 for k in types}
-        grouped.setdefault((job.group, job.decay), []).append(values)
+        grouped.setdefault((group, setting_), {})[seed] = values
     rows = []
-    for (group, decay), runs in grouped.items():
-        scores = {m: (statistics.mean(r[m] for r in runs),
-                      statistics.stdev(r[m] for r in runs) if len(runs) > 1 else 0.0)
+    for (group, setting_), runs in sorted(grouped.items(), key=lambda kv: (kv[0][1], _order(kv[0][0]))):
+        scores = {m: (statistics.mean(r[m] for r in runs.values()),
+                      statistics.stdev(r[m] for r in runs.values()) if len(runs) > 1 else 0.0)
                   for m in OVERALL + types}
-        rows.append(Row(group, decay, len(runs), scores))
+        rows.append(Row(group, setting_, sorted(runs), scores,
+                        {s: r["micro_f1"] for s, r in runs.items()}))
     return rows
+
+
+def _order(group: str) -> tuple:
+    """Groups in reading order: A..E and schedules as named, curve sizes by number."""
+    head, _, recipe = group.partition("/")
+    if head.isdigit():
+        return (int(head), list(RECIPES).index(recipe) if recipe in RECIPES else len(RECIPES), "")
+    known = list(PAPER_SCHEDULES)
+    return (0, known.index(group) if group in known else len(known), group)
+
+
+# Two-sided 95 % points of Student's t for 1..9 degrees of freedom.
+T95 = [12.71, 4.30, 3.18, 2.78, 2.57, 2.45, 2.36, 2.31, 2.26]
+
+
+@dataclass
+class Paired:
+    group: str
+    reference: str
+    setting: str
+    seeds: list[int]
+    mean: float  # of (group - reference) micro F1, same seed
+    std: float
+
+    @property
+    def verdict(self) -> str:
+        n = len(self.seeds)
+        if n < 2:
+            return "one seed: cannot tell"
+        if self.std == 0:
+            return "differs" if self.mean else "same"
+        t = self.mean / (self.std / math.sqrt(n))
+        return "differs (95 %)" if abs(t) > T95[min(n - 1, len(T95)) - 1] else "within seed noise"
+
+
+def paired(rows: list[Row], pairs: list[tuple[str, str]]) -> list[Paired]:
+    """Each (group, reference) of the same setting, over the seeds both have."""
+    by_key = {(r.group, r.setting): r for r in rows}
+    out = []
+    for group, reference in pairs:
+        for setting_ in dict.fromkeys(r.setting for r in rows):
+            a, b = by_key.get((group, setting_)), by_key.get((reference, setting_))
+            if not a or not b:
+                continue
+            seeds = sorted(set(a.per_seed) & set(b.per_seed))
+            if not seeds:
+                continue
+            diffs = [a.per_seed[s] - b.per_seed[s] for s in seeds]
+            out.append(Paired(group, reference, setting_, seeds, statistics.mean(diffs),
+                              statistics.stdev(diffs) if len(diffs) > 1 else 0.0))
+    return out
+
+
+def default_pairs(experiment: str, rows: list[Row]) -> list[tuple[str, str]]:
+    """What to compare: groups with A (phase 2), schedules with simple mix (phase 3), each
+    recipe with human-only at its size (curve)."""
+    groups = list(dict.fromkeys(r.group for r in rows))
+    if experiment == "phase2":
+        return [(g, "A") for g in groups if g != "A"]
+    if experiment == "phase3":
+        return [(g, "simple-mix") for g in groups if g != "simple-mix"]
+    return [(g, f"{g.split('/')[0]}/human") for g in groups if not g.endswith("/human")]
 
 
 def metrics(rows: list[Row]) -> list[str]:
@@ -137,20 +289,55 @@ def metrics(rows: list[Row]) -> list[str]:
     return list(rows[0].scores) if rows else OVERALL
 
 
-def to_markdown(rows: list[Row], title: str) -> str:
+def to_markdown(rows: list[Row], title: str, pairs: list[Paired] = ()) -> str:
     names = metrics(rows)
-    header = ["group", "LR decay", "runs", "P", "R", "micro F1", *(f"{t} F1" for t in names[len(OVERALL):])]
-    cells = [[row.group, "yes" if row.decay else "no", str(row.runs),
+    header = ["group", "setting", "seeds", "P", "R", "micro F1", *(f"{t} F1" for t in names[len(OVERALL):])]
+    cells = [[row.group, row.setting, ",".join(map(str, row.seeds)),
               *(f"{row.scores[m][0]:.3f} ± {row.scores[m][1]:.3f}" for m in names)] for row in rows]
-    return markdown_table(header, cells, "llr" + "r" * len(names), title)
+    text = markdown_table(header, cells, "lll" + "r" * len(names), title)
+    if pairs:
+        text += "\n" + markdown_table(
+            ["group", "minus", "setting", "paired seeds", "Δ micro F1 (mean ± std)", "verdict"],
+            [[p.group, p.reference, p.setting, ",".join(map(str, p.seeds)),
+              f"{p.mean:+.3f} ± {p.std:.3f}", p.verdict] for p in pairs],
+            "lllrrl", "Paired by seed: the difference in test micro F1")
+    return text
+
+
+def curve_markdown(rows: list[Row], title: str) -> str:
+    """Sizes down, recipes across: micro F1 mean ± std (seeds)."""
+    recipes = list(dict.fromkeys(r.group.split("/")[1] for r in rows))
+    settings = list(dict.fromkeys(r.setting for r in rows))
+    by_key = {(r.setting, *r.group.split("/")): r for r in rows}
+    cells = []
+    for setting_ in settings:
+        for size in sorted({int(r.group.split("/")[0]) for r in rows if r.setting == setting_}):
+            found = [by_key.get((setting_, str(size), recipe)) for recipe in recipes]
+            cells.append([str(size), setting_, *(
+                f"{r.scores['micro_f1'][0]:.3f} ± {r.scores['micro_f1'][1]:.3f} ({len(r.seeds)})"
+                if r else "-" for r in found)])
+    return markdown_table(["human sentences", "setting", *recipes], cells,
+                          "rl" + "r" * len(recipes), title)
 
 
 def to_csv(rows: list[Row]) -> str:
     names = metrics(rows)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["group", "decay", "runs"] + [f"{m}_{s}" for m in names for s in ("mean", "std")])
+    writer.writerow(["group", "setting", "runs", "seeds"]
+                    + [f"{m}_{s}" for m in names for s in ("mean", "std")])
     for row in rows:
-        writer.writerow([row.group, row.decay, row.runs]
+        writer.writerow([row.group, row.setting, len(row.seeds), " ".join(map(str, row.seeds))]
                         + [f"{v:.4f}" for m in names for v in row.scores[m]])
     return buffer.getvalue()
+
+
+def report(store: Store, experiment: str, test: str = "conll-test") -> tuple[str, str]:
+    """The experiment's Markdown (tables and paired comparisons) and CSV, from the store."""
+    rows = results(store, experiment, test)
+    title = f"{experiment}: test micro F1, mean ± std over seeds"
+    markdown = to_markdown(rows, title, paired(rows, default_pairs(experiment, rows)))
+    if experiment == "curve" and rows:
+        title = "Learning curve: test micro F1 by human sentences, mean ± std (seeds)"
+        markdown = curve_markdown(rows, title) + "\n" + markdown
+    return markdown, to_csv(rows)

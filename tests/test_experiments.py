@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from core.experiments import Sources, jobs, results, run_queue, to_csv, to_markdown
+from core import corpora
+from core.experiments import Row, Sources, jobs, paired, prepare, report, run_queue
 from tests.test_training import project  # noqa: F401  (fixture)
 from tui.cli import main
 
@@ -10,15 +11,24 @@ from tui.cli import main
 def test_phase2_is_groups_a_to_e_with_and_without_decay():
     queue = jobs("phase2", Sources(), preset="paper", seeds=5)
     assert len(queue) == 5 * 2 * 5
-    by_group = {j.group: j.config for j in queue if j.seed == 1 and j.decay}
+    by_group = {j.group: j.config for j in queue if j.seed == 1 and j.setting == "paper"}
     assert by_group["A"].schedule == "pure-original" and by_group["A"].distilled == []
-    assert by_group["C"].distilled == ["distill-1000@run:latest", "bbc-long-966@run:latest"]
+    assert by_group["C"].distilled == ["distill-1000@run:distill-1000-pool1000",
+                                       "bbc-long-966@run:bbc-long-966-pool1000"]
     assert by_group["E"].schedule == "simple-mix" and by_group["E"].original == ["original-1000"]
     paper = by_group["D"]
     assert (paper.batch_size, paper.lr, paper.epochs, paper.lr_schedule) == (4, 1e-5, 20, "decay")
-    no_decay = next(j for j in queue if j.group == "D" and not j.decay)
+    no_decay = next(j for j in queue if j.group == "D" and j.setting == "paper-constant")
     assert no_decay.config.lr_schedule == "constant"
     assert len({j.name for j in queue}) == len(queue)
+
+
+def test_a_preset_without_decay_is_not_run_twice_and_departures_name_the_setting():
+    queue = jobs("phase2", Sources(), preset="cpu", seeds=3)
+    assert len(queue) == 5 * 3 and {j.setting for j in queue} == {"cpu"}
+    frozen = jobs("phase2", Sources(), preset="cpu", seeds=1, only=["A"],
+                  base={"freeze_embeddings": True, "epochs": 10})
+    assert [j.name for j in frozen] == ["phase2/cpu-10ep+frozen/A/seed1"]
 
 
 def test_phase3_covers_every_pattern_and_only_filters():
@@ -26,29 +36,73 @@ def test_phase3_covers_every_pattern_and_only_filters():
     assert {j.group for j in queue} >= {"simple-mix", "sigmoid:32", "power:0.2", "cosine", "all"}
     assert len(queue) == 17
     only = jobs("phase3", Sources(), seeds=2, only=["sigmoid:8"], decays=(False,))
-    assert [j.name for j in only] == ["phase3/sigmoid:8/no-decay/seed1", "phase3/sigmoid:8/no-decay/seed2"]
+    assert [j.name for j in only] == ["phase3/paper-constant/sigmoid:8/seed1",
+                                      "phase3/paper-constant/sigmoid:8/seed2"]
+
+
+def test_curve_pairs_each_size_with_a_teacher_whose_pool_is_those_sentences():
+    queue = jobs("curve", Sources(), preset="cpu", seeds=1, sizes=(100, 1000),
+                 recipes=("human", "two-stage"))
+    by_group = {j.group: j.config for j in queue}
+    assert list(by_group) == ["100/human", "100/two-stage", "1000/human", "1000/two-stage"]
+    assert by_group["100/human"].distilled == [] and by_group["100/human"].pretrain_epochs == 0
+    two = by_group["100/two-stage"]
+    assert two.original == ["original-1000-first-100"] and two.pretrain_epochs == 10
+    assert two.distilled == ["distill-1000@run:distill-1000-pool100"]
+    assert two.schedule == "pure-original"
+
+
+def test_prepare_makes_nested_subsets_and_names_the_missing_annotation_runs(project):  # noqa: F811
+    sources = Sources(original="orig", curve_distilled="dist@run:dist-pool{size}")
+    queue = jobs("curve", sources, preset="cpu", seeds=1, sizes=(4, 8))
+    needed = prepare(project, "curve", queue, sources, (4, 8))
+    assert needed == [f"nerd annotate dist --small-teacher --pool orig-first-{n} --name dist-pool{n}"
+                      for n in (4, 8)]
+    small, large = (set(project.corpora.subset_sentence_ids(corpora.resolve_subset(project, f"orig-first-{n}")))
+                    for n in (4, 8))
+    assert len(small) == 4 and len(large) == 8 and small < large
+    human_only = [j for j in queue if j.group.endswith("/human")]
+    assert prepare(project, "curve", human_only, sources, (4, 8)) == []
+
+
+def test_paired_differences_say_whether_they_exceed_seed_noise():
+    def row(group: str, f1: dict[int, float]) -> Row:
+        return Row(group, "cpu", sorted(f1), {}, f1)
+
+    a = row("A", {1: 0.80, 2: 0.79, 3: 0.81})
+    clear = row("D", {1: 0.79, 2: 0.778, 3: 0.799})  # ~1.1 points lower every seed
+    noisy = row("E", {1: 0.81, 2: 0.78, 3: 0.815})
+    single = row("B", {1: 0.70})
+    found = {p.group: p for p in paired([a, clear, noisy, single], [("D", "A"), ("E", "A"), ("B", "A")])}
+    assert found["D"].verdict == "differs (95 %)" and round(found["D"].mean, 3) == -0.011
+    assert found["E"].verdict == "within seed noise"
+    assert found["B"].verdict == "one seed: cannot tell"
 
 
 def test_queue_runs_resumes_and_tabulates(project):  # noqa: F811
     sources = Sources("dist@lexicon:orig", "dist@roundtrip", "orig")
     base = {"dev": "", "test": "held", "epochs": 2}
-    queue = jobs("phase2", sources, preset="cpu", seeds=2, only=["A", "D"], decays=(False,), base=base)
+    queue = jobs("phase2", sources, preset="cpu", seeds=2, only=["A", "D"], base=base)
     assert all(job.config.epochs == 2 and job.config.test == "held" for job in queue)  # base wins
-    first = run_queue(project, queue)
+    written = []
+    first = run_queue(project, queue, on_done=lambda job, run: written.append(job.name))
+    assert written == [job.name for job in queue]  # tables can be rewritten after every run
     again = run_queue(project, queue)  # finished jobs are found, not trained again
     assert [run for _, run in first] == [run for _, run in again]
-    rows = results(project, queue, test="held")
-    assert {(r.group, r.runs) for r in rows} == {("A", 2), ("D", 2)}
-    markdown = to_markdown(rows, "t")
-    assert "| A | no | 2 |" in markdown and " ± " in markdown
-    assert to_csv(rows).splitlines()[0].startswith("group,decay,runs,precision_mean")
+    markdown, table = report(project, "phase2", test="held")
+    assert "| A | cpu-2ep | 1,2 |" in markdown and "| D | cpu-2ep | 1,2 |" in markdown
+    assert "| D | A | cpu-2ep | 1,2 |" in markdown  # paired by seed
+    assert table.splitlines()[0].startswith("group,setting,runs,seeds,precision_mean")
 
 
 def test_cli_dry_run_lists_the_queue(tmp_path):
     result = CliRunner().invoke(main, ["experiment", "phase2", "--seeds", "1", "--only", "B",
-                                       "--dry-run", "--db", str(tmp_path / "e.db")])
+                                       "--preset", "paper", "--dry-run", "--db", str(tmp_path / "e.db")])
     assert result.exit_code == 0, result.output
-    assert result.output.split() == ["todo", "phase2/B/decay/seed1", "todo", "phase2/B/no-decay/seed1"]
+    assert result.output.split() == [
+        "todo", "phase2/paper/B/seed1", "todo", "phase2/paper-constant/B/seed1",
+        "needs", *"nerd annotate distill-1000 --small-teacher --pool original-1000 --name"
+                   " distill-1000-pool1000".split()]
     bad = CliRunner().invoke(main, ["experiment", "phase2", "--only", "Z", "--dry-run",
                                     "--db", str(tmp_path / "e.db")])
     assert bad.exit_code == 2 and "not in phase2" in bad.output

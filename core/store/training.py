@@ -74,6 +74,12 @@ class TrainingRepository:
                               " order by id desc limit 1", [name]).fetchone()
         return row[0] if row else None
 
+    def finished_with_prefix(self, prefix: str) -> list[tuple[int, str]]:
+        """(run, name) of the newest finished run of each name that starts with `prefix`."""
+        return [tuple(r) for r in self.db.execute(
+            "select max(id), name from training_runs where status = 'finished' and substr(name, 1, ?) = ?"
+            " group by name order by name", [len(prefix), prefix])]
+
     def any_running(self) -> bool:
         row = self.db.execute("select count(*) from training_runs where status = 'running'").fetchone()
         return row[0] > 0
