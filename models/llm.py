@@ -33,6 +33,7 @@ class Completion:
     completion_tokens: int = 0
     latency_s: float = 0.0
     cached_tokens: int = 0
+    endpoint: str = ""  # the server that answered (its base URL); '' in process or from the store
 
 
 class BackendError(NerdError, RuntimeError):

@@ -38,6 +38,16 @@ class _Retry(Exception):
         self.what, self.retry_after = what, retry_after
 
 
+class TransientError(BackendError):
+    """A failure that may pass (429, 5xx, a dropped or refused connection, a timeout): the same
+    request may succeed later, or on another server (`models/endpoints.py` moves it there)."""
+
+
+class EndpointError(BackendError):
+    """The server can answer no request as configured (key rejected, model or path missing,
+    unknown host, bad certificate): another server may still answer this request."""
+
+
 class OpenAIBackend:
     """`complete` one request, or `complete_many` of them on a small thread pool."""
 
@@ -73,7 +83,16 @@ class OpenAIBackend:
         return f"OpenAIBackend(model={self.model!r}, base_url={self.base_url!r}, key={key})"
 
     def complete(self, request: Request) -> Completion:
-        """Chat mode when `request.messages` is set, plain completion otherwise."""
+        """Chat mode when `request.messages` is set, plain completion otherwise; transient
+        failures are retried here with backoff (`max_retries`)."""
+        return self._complete(request, self.max_retries)
+
+    def complete_once(self, request: Request) -> Completion:
+        """One attempt, no retry: a transient failure is a `TransientError` at once, so a
+        scheduler over several servers can move the request instead of waiting here."""
+        return self._complete(request, 0)
+
+    def _complete(self, request: Request, retries: int) -> Completion:
         body: dict[str, Any] = {
             "model": self.model,
             "max_tokens": request.max_tokens,
@@ -88,7 +107,7 @@ class OpenAIBackend:
         if request.seed is not None:
             body["seed"] = request.seed
         started = time.perf_counter()
-        data = self._post(path, body)
+        data = self._post(path, body, retries)
         latency = time.perf_counter() - started
         try:
             choice = data["choices"][0]
@@ -105,6 +124,7 @@ class OpenAIBackend:
             completion_tokens=int(usage.get("completion_tokens") or 0),
             latency_s=latency,
             cached_tokens=int(details.get("cached_tokens") or 0),
+            endpoint=self.base_url,
         )
 
     def complete_many(
@@ -129,27 +149,25 @@ class OpenAIBackend:
 
     # -- transport -------------------------------------------------------------------------
 
-    def _error(self, message: str) -> BackendError:
+    def _error(self, message: str, kind: type[BackendError] = BackendError) -> BackendError:
         """Every message goes through here, so a key echoed by a server is scrubbed."""
         if self._api_key:
             message = message.replace(self._api_key, "***")
-        return BackendError(message)
+        return kind(message)
 
-    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    def _post(self, path: str, body: dict[str, Any], retries: int) -> dict[str, Any]:
         url = self.base_url + path
-        for attempt in range(self.max_retries + 1):
+        for attempt in range(retries + 1):
             try:
                 return self._attempt(url, body)
             except _Retry as retry:
-                if attempt == self.max_retries:
-                    raise self._error(
-                        f"{retry.what} after {self.max_retries} retries"
-                    ) from None
+                if attempt == retries:
+                    tail = f" after {retries} retries" if retries else ""
+                    raise self._error(retry.what + tail, TransientError) from None
                 delay = random.uniform(0, min(self.backoff_max, self.backoff * 2**attempt))
                 if retry.retry_after is not None:
                     delay = min(retry.retry_after, self.backoff_max)
-                log.warning("%s; retry %d/%d in %.2fs", retry.what, attempt + 1,
-                            self.max_retries, delay)
+                log.warning("%s; retry %d/%d in %.2fs", retry.what, attempt + 1, retries, delay)
                 self._sleep(delay)
         raise AssertionError("unreachable")
 
@@ -171,7 +189,7 @@ class OpenAIBackend:
             permanent = (socket.gaierror, ssl.SSLCertVerificationError)  # typo'd host, bad cert
             if isinstance(reason, OSError) and not isinstance(reason, permanent):
                 raise _Retry(f"{_describe(reason)} from {url}") from None
-            raise self._error(f"cannot reach {url}: {reason}") from None
+            raise self._error(f"cannot reach {url}: {reason}", EndpointError) from None
         except TimeoutError:
             raise _Retry(f"timed out after {self.timeout}s waiting for {url}") from None
         except (http.client.HTTPException, ConnectionError) as exc:
@@ -185,7 +203,8 @@ class OpenAIBackend:
         status = exc.code
         if status in (401, 403):
             return self._error(
-                f"the API rejected the key (HTTP {status}) at {url}: check OPENAI_API_KEY"
+                f"the API rejected the key (HTTP {status}) at {url}: check OPENAI_API_KEY",
+                EndpointError,
             )
         if status == 429 or status >= 500:
             return _Retry(f"HTTP {status} from {url}", _retry_after(exc.headers))
@@ -193,7 +212,8 @@ class OpenAIBackend:
         if status == 404:
             return self._error(
                 f"model or endpoint not found (HTTP 404) at {url} for model {self.model!r}"
-                + (f": {detail}" if detail else "")
+                + (f": {detail}" if detail else ""),
+                EndpointError,
             )
         return self._error(f"HTTP {status} from {url}" + (f": {detail}" if detail else ""))
 

@@ -101,8 +101,8 @@ def test_cli_dry_run_lists_the_queue(tmp_path):
     assert result.exit_code == 0, result.output
     assert result.output.split() == [
         "todo", "phase2/paper/B/seed1", "todo", "phase2/paper-constant/B/seed1",
-        "needs", *"nerd annotate distill-1000 --small-teacher --pool original-1000 --name"
-                   " distill-1000-pool1000".split()]
+        "needs", "nerd", "annotate", "distill-1000", "--small-teacher", "--pool", "original-1000",
+        "--name", "distill-1000-pool1000"]
     bad = CliRunner().invoke(main, ["experiment", "phase2", "--only", "Z", "--dry-run",
                                     "--db", str(tmp_path / "e.db")])
     assert bad.exit_code == 2 and "not in phase2" in bad.output

@@ -173,7 +173,13 @@ def _v7(db: sqlite_utils.Database) -> None:
     db.execute("alter table annotations add column align_repairs text")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
+def _v8(db: sqlite_utils.Database) -> None:
+    """Issue 17: which server answered each sentence (its base URL), so a run spread over several
+    endpoints shows who did what; '' for answers not asked of a server, null before v8."""
+    db.execute("alter table annotations add column endpoint text")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
 
 
 def _foreign_tables(conn: sqlite3.Connection) -> list[str]:

@@ -168,7 +168,7 @@ class AnnotationRepository:
              entities: list, tags: list[str], parse_status: str, unmatched: list, conflicts: list,
              examples: list, prompt_tokens: int, completion_tokens: int, latency_s: float,
              votes: list | None = None, samples: list[tuple[str, CachedAnswer, list]] = (),
-             align_repairs: list | None = None) -> None:
+             align_repairs: list | None = None, endpoint: str = "") -> None:
         """One sentence's result and its samples (request key, answer, entities), all or nothing."""
         with self.store.transaction() as db:
             db.conn.executemany(
@@ -181,12 +181,12 @@ class AnnotationRepository:
             db.execute(
                 "insert or replace into annotations(run_id, sentence_id, request_key, raw, reasoning,"
                 " entities, tags, parse_status, unmatched, conflicts, examples, prompt_tokens,"
-                " completion_tokens, latency_s, votes, align_repairs, created)"
-                " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " completion_tokens, latency_s, votes, align_repairs, endpoint, created)"
+                " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [run_id, sentence_id, request_key, raw, reasoning, dumps(entities), dumps(tags),
                  parse_status, dumps(unmatched), dumps(conflicts), dumps(examples), prompt_tokens,
                  completion_tokens, latency_s, dumps(votes) if votes is not None else None,
-                 dumps(align_repairs or []), now()])
+                 dumps(align_repairs or []), endpoint, now()])
 
     def tags(self, run_id: int) -> dict[int, list[str]]:
         return {sid: json.loads(tags) for sid, tags in self.db.execute(
@@ -205,8 +205,50 @@ class AnnotationRepository:
                     " from annotations a join sentences s on s.id = a.sentence_id"
                     " where a.run_id = ? order by a.sentence_id", [run_id])]
 
+    def per_endpoint(self, run_id: int) -> dict[str, int]:
+        """Answers of the run by the server that gave them, most first ('' : not asked of one)."""
+        return dict(self.db.execute(
+            "select coalesce(endpoint, ''), count(*) from annotations where run_id = ?"
+            " group by 1 order by 2 desc, 1", [run_id]).fetchall())
+
     # added by engineer B (bench/annotate.py): latencies in the order the sentences were answered
     def latencies(self, run_id: int) -> list[float]:
         """Each answered sentence's latency, first answered first."""
         return [r[0] for r in self.db.execute(
             "select latency_s from annotations where run_id = ? order by created, rowid", [run_id])]
+
+    # -- merging shards (core.merge) -----------------------------------------------------------
+
+    def set_params(self, run_id: int, params: dict[str, Any]) -> None:
+        self.db.execute("update annotation_runs set params = ? where id = ?", [dumps(params), run_id])
+
+    def rows(self, run_id: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The run's answers and their samples, every stored column but `run_id` (`examples`
+        decoded): what a merge copies into another database, columns added later included."""
+        answers = self._rows("annotations", run_id)
+        for answer in answers:
+            answer["examples"] = loads(answer.get("examples"))
+        return answers, self._rows("annotation_samples", run_id)
+
+    def _rows(self, table: str, run_id: int) -> list[dict[str, Any]]:
+        cursor = self.db.execute(f"select * from {table} where run_id = ? order by sentence_id", [run_id])
+        names = [d[0] for d in cursor.description]
+        return [{k: v for k, v in zip(names, row, strict=True) if k != "run_id"} for row in cursor]
+
+    def add_rows(self, run_id: int, answers: list[dict[str, Any]], samples: list[dict[str, Any]]) -> int:
+        """Answers and samples from `rows` (sentence ids already this database's) into a run; a
+        sentence the run already has keeps its answer, so copying twice adds nothing. How many
+        answers were added."""
+        have = self.done(run_id)
+        new = [a for a in answers if a["sentence_id"] not in have]
+        added = {a["sentence_id"] for a in new}
+        with self.store.transaction() as db:
+            for table, rows in (("annotations", [{**a, "examples": dumps(a.get("examples"))} for a in new]),
+                                ("annotation_samples", [s for s in samples if s["sentence_id"] in added])):
+                columns = set(db[table].columns_dict)
+                for row in rows:
+                    names = [k for k in row if k in columns and k != "run_id"]
+                    db.execute(f"insert into {table}(run_id, {', '.join(names)})"
+                               f" values ({', '.join('?' * (len(names) + 1))})",
+                               [run_id, *(row[k] for k in names)])
+        return len(new)

@@ -236,3 +236,35 @@ class CorpusRepository:
             [subset_id],
         ):
             yield _sentence(row)
+
+    # -- one sentence across databases (core.merge) ---------------------------------------------
+
+    def origins(self, ids: Iterable[int]) -> dict[int, tuple[str, int]]:
+        """Each sentence's (dataset content hash, position in the dataset): the same in every
+        database that imported the same data, where row ids are not."""
+        wanted = sorted(set(ids))
+        found: dict[int, tuple[str, int]] = {}
+        for chunk in range(0, len(wanted), 500):
+            part = wanted[chunk : chunk + 500]
+            for sid, digest, position in self.db.execute(
+                "select s.id, d.content_hash, s.position from sentences s join datasets d"
+                f" on d.id = s.dataset_id where s.id in ({', '.join('?' * len(part))})", part
+            ):
+                found[sid] = (digest, position)
+        return found
+
+    def at_origins(self, origins: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        """This database's sentence ids at these (dataset content hash, position)s, where it has them."""
+        by_dataset: dict[str, set[int]] = {}
+        for digest, position in origins:
+            by_dataset.setdefault(digest, set()).add(position)
+        found: dict[tuple[str, int], int] = {}
+        for digest, positions in by_dataset.items():
+            if (dataset := self.dataset_by_hash(digest)) is None:
+                continue
+            for sid, position in self.db.execute(
+                "select id, position from sentences where dataset_id = ?", [dataset.id]
+            ):
+                if position in positions:
+                    found[(digest, position)] = sid
+        return found

@@ -1,4 +1,4 @@
-"""`nerd annotate` and `nerd import llm-output`: phase one, the teacher's labels."""
+"""`nerd annotate`, `nerd import llm-output` and `nerd merge`: phase one, the teacher's labels."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from rich.markup import escape
 
 from core import annotate as annotation
 from core.progress import bar
+from core.shards import parse_shard
 from models.backends import open_backend
+from models.endpoints import Endpoint, parse_spec, read_endpoints
 from tui.shell import (
     db_option,
     err,
@@ -29,12 +31,20 @@ from tui.shell import (
               show_default=True)
 @click.option("--model", default="", help="GGUF path (llama-cpp; default: the embedded Gemma 270M)"
               " or model name (openai; default gpt-4-0125-preview).")
-@click.option("--base-url", default=None, help="OpenAI-compatible API root, e.g. http://127.0.0.1:8000/v1.")
+@click.option("--base-url", multiple=True, metavar="URL[,concurrency=N]",
+              help="OpenAI-compatible API root, e.g. http://127.0.0.1:8000/v1. Repeat it for several"
+              " servers of the same model, each kept busy up to its concurrency (default"
+              " --concurrency); a request a server fails is moved to another, and the run stops only"
+              " when every server is down.")
+@click.option("--endpoints", "endpoints_file", type=click.Path(path_type=Path), default=None,
+              help="A file of servers, one 'URL [CONCURRENCY]' a line (# comments, blank lines);"
+              " added to any --base-url.")
 @click.option("--examples", default="paper", show_default=True,
               help="Few-shot examples: paper (the label schema's own; Figure 1's three for CoNLL),"
               " a JSON file, or subset:NAME:K (drawn from gold).")
 @click.option("--chat", is_flag=True, help="Chat mode (instruction models); default: plain completion.")
-@click.option("--concurrency", type=int, default=4, show_default=True, help="Parallel HTTP requests.")
+@click.option("--concurrency", type=int, default=4, show_default=True,
+              help="Parallel HTTP requests (a server's, where there are several).")
 @click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds per request.")
 @click.option("--limit", type=int, default=None, help="Annotate at most this many sentences now.")
 @click.option("--name", default="", help="Run name (default: SUBSET-PROMPT).")
@@ -54,20 +64,26 @@ from tui.shell import (
 @click.option("--small-teacher", is_flag=True,
               help="The best measured setting for small local models: --neighbours 8 --all-types"
               " --memory (needs --pool).")
+@click.option("--shard", default="", metavar="I/N",
+              help="Only shard I of N's sentences (a hash of their tokens: the same split on every"
+              " machine); each machine its own --db, then nerd merge.")
 @db_option
-def annotate_command(subset: str, backend: str, prompt: str, model: str, base_url: str | None,
+def annotate_command(subset: str, backend: str, prompt: str, model: str, base_url: tuple[str, ...],
+                     endpoints_file: Path | None,
                      examples: str, chat: bool, concurrency: int, timeout: float,
                      limit: int | None, name: str, neighbours: int, pool: str, constrained: bool,
                      samples: int, vote: float, all_types: bool, memory: bool, small_teacher: bool,
-                     db: Path | None) -> None:
+                     shard: str, db: Path | None) -> None:
     """Ask a teacher LLM for the entities of each sentence; resumes where it stopped."""
+    shard = str(parse_shard(shard)) if shard else ""  # a bad I/N fails before the model loads
     store = open_store(db)
     built = annotation.build_prompt(store, prompt, examples, per_sentence=bool(neighbours) or small_teacher)
-    teacher = open_backend(backend, model, base_url, concurrency, timeout)
+    servers = _endpoints(base_url, endpoints_file)
+    teacher = open_backend(backend, model, None, concurrency, timeout, endpoints=servers)
     config = annotation.RunConfig(subset=subset, backend=backend, model=teacher.model, prompt=prompt,
                                   examples=examples, chat=chat, name=name, neighbours=neighbours,
                                   pool=pool, constrained=constrained, samples=samples, vote=vote,
-                                  memory=memory, all_types=all_types)
+                                  memory=memory, all_types=all_types, shard=shard)
     if small_teacher:
         config = annotation.small_teacher(config)
     try:
@@ -83,11 +99,28 @@ def annotate_command(subset: str, backend: str, prompt: str, model: str, base_ur
     out.print(f"run {run} {status}: {summary.done}/{summary.total} sentences ({summary.asked} asked,"
               f" {summary.from_store} from the store, {summary.parse_failures} parse failures)"
               f" in {summary.seconds:.1f} s")
+    if shard:
+        out.print(f"shard {shard} of {escape(subset)}: bring {escape(str(store.path))} to the main machine"
+                  " and run nerd merge on it with the other shards' files")
+    if len(servers) > 1:  # the run's answers, this session's and earlier ones
+        answered = store.annotations.per_endpoint(run)
+        counts = [f"{e.url} {answered.pop(e.url, 0)}" for e in servers]
+        counts += [f"{url or 'not asked of a server'} {n}" for url, n in answered.items()]
+        out.print("answers by endpoint: " + escape(", ".join(counts)))
     if summary.failed:
         for line in summary.errors[:5]:
             err.print(f"[red]failed[/] {escape(line)}")
         err.print(f"{summary.failed} sentences failed; run the same command again to resume.")
         sys.exit(1)
+
+
+def _endpoints(specs: tuple[str, ...], path: Path | None) -> list[Endpoint]:
+    """`--base-url` values, then the `--endpoints` file's; a server given twice is an error."""
+    found = [parse_spec(spec) for spec in specs] + (read_endpoints(path) if path else [])
+    urls = [e.url for e in found]
+    if twice := sorted({u for u in urls if urls.count(u) > 1}):
+        raise click.UsageError(f"{twice[0]} is given twice (--base-url, --endpoints); give each server once")
+    return found
 
 
 @import_group.command(name="llm-output")
@@ -102,3 +135,21 @@ def import_llm_output(path: Path, subset: str, prompt: str, model: str, name: st
     """Import answers made elsewhere (JSONL with id or text, and answer) as a run."""
     run, count = annotation.import_llm_output(open_store(db), str(path), subset, prompt, model, name)
     out.print(f"run {run}: {count} answers imported")
+
+
+@main.command(name="merge")
+@click.argument("shards", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--run", "run_ref", default="",
+              help="The shard run to take from each file (name or id), where a file has several.")
+@click.option("--name", default="", help="Name of the merged run when it is new (default: the shards').")
+@db_option
+def merge_command(shards: tuple[Path, ...], run_ref: str, name: str, db: Path | None) -> None:
+    """Merge the databases of `nerd annotate --shard I/N` runs into one run of this project.
+
+    The shards must have asked the same question (model, prompt, examples, settings); it says
+    which shards and how many sentences are still missing, and merging again adds nothing twice.
+    """
+    from core.merge import merge
+
+    for line in merge(open_store(db), list(shards), run_ref, name).lines():
+        out.print(escape(line), highlight=False)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
+from common.machine import machine
 from core import layers
 from core.progress import bar
 from tui.shell import (
@@ -54,15 +57,26 @@ def train_command(distilled: tuple[str, ...], original: tuple[str, ...], schedul
                   pretrain_epochs: int | None, freeze_embeddings: bool | None,
                   batch_size: int | None, lr: float | None, encoder: str, seed: int, dev: str,
                   dev_limit: int, test: str, name: str, db: Path | None) -> None:
-    """Train the student with a blend schedule; an interrupted run resumes from its last epoch."""
+    """Train the student with a blend schedule; an interrupted run resumes from its last epoch.
+
+    On several processes or GPUs (DistributedDataParallel, gloo on CPU, nccl on CUDA):
+    torchrun --standalone --nproc-per-node N -m tui.cli train ... (the same command again
+    resumes).
+    """
     from core import presets, training
+    from models import distributed
 
     config = presets.config(preset, decay, distilled=list(distilled), original=list(original),
                             schedule=schedule, blend=blend, distilled_filter=distilled_filter,
                             encoder=encoder, seed=seed, dev=dev, dev_limit=dev_limit, test=test,
                             epochs=epochs, pretrain_epochs=pretrain_epochs,
                             freeze_embeddings=freeze_embeddings, batch_size=batch_size, lr=lr)
-    store = open_store(db)
+    with distributed.main_first():  # rank 0 may upgrade the database; the others only read
+        store = open_store(db)
+    if not distributed.is_main():  # under torchrun rank 0 shows the progress and the results
+        for _ in training.train_epochs(store, config, name):
+            pass
+        return
     with bar("train") as advance:
         for event in training.train_epochs(store, config, name):
             if isinstance(event, training.BatchDone):
@@ -81,47 +95,79 @@ def train_command(distilled: tuple[str, ...], original: tuple[str, ...], schedul
 
 
 @main.command()
-@click.argument("experiment", type=click.Choice(["phase2", "phase3"]))
+@click.argument("experiment", type=click.Choice(["phase2", "phase3", "curve"]))
 @click.option("--preset", type=click.Choice(["paper", "cpu"]), default="cpu", show_default=True)
-@click.option("--seeds", type=int, default=5, show_default=True)
-@click.option("--only", multiple=True, help="Only these groups (A-E) or schedules (e.g. sigmoid:8).")
-@click.option("--decay", type=click.Choice(["both", "on", "off"]), default="both", show_default=True)
+@click.option("--seeds", type=int, default=3, show_default=True)
+@click.option("--only", multiple=True,
+              help="Only these groups (A-E), schedules (e.g. sigmoid:8) or curve points (e.g. 100/human).")
+@click.option("--decay", type=click.Choice(["both", "on", "off"]), default="both", show_default=True,
+              help="With the paper preset: its ×0.95 learning-rate decay on, off, or both.")
 @click.option("--epochs", type=int, default=None, help="Override the preset's epochs.")
-@click.option("--conll-distilled", default="distill-1000@run:latest", show_default=True)
-@click.option("--bbc-distilled", default="bbc-long-966@run:latest", show_default=True)
+@click.option("--freeze-embeddings/--train-embeddings", default=None,
+              help="Keep the word-embedding matrix as pre-trained (default: the preset's).")
+@click.option("--conll-distilled", default="distill-1000@run:distill-1000-pool1000", show_default=True)
+@click.option("--bbc-distilled", default="bbc-long-966@run:bbc-long-966-pool1000", show_default=True)
 @click.option("--original", default="original-1000", show_default=True)
+@click.option("--curve-distilled", default="distill-1000@run:distill-1000-pool{size}", show_default=True,
+              help="The curve's distilled layer; {size}: the teacher's pool, the first SIZE human sentences.")
+@click.option("--sizes", default="100,250,500,1000", show_default=True, help="Curve: human sentences.")
+@click.option("--recipes", default="human,two-stage", show_default=True,
+              help="Curve: human, two-stage (10 epochs distilled, then a fresh run on the human"
+              " sentences), simple-mix, loss-mix.")
+@click.option("--dev", default="", help="SUBSET scored each epoch ('' none: the tables use the test set).")
 @click.option("--encoder", default="", help="Hugging Face checkpoint dir (default: embedded MiniLM).")
-@click.option("--dry-run", is_flag=True, help="List the queue and what is already done.")
+@click.option("--dry-run", is_flag=True, help="List the queue, what is done, and what it still needs.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("results"),
-              show_default=True, help="Where the Markdown and CSV tables go.")
+              show_default=True, help="Where EXPERIMENT.md and .csv go (rewritten after every run).")
 @db_option
 def experiment(experiment: str, preset: str, seeds: int, only: tuple[str, ...], decay: str,
-               epochs: int | None, conll_distilled: str, bbc_distilled: str, original: str,
-               encoder: str, dry_run: bool, out_dir: Path, db: Path | None) -> None:
-    """Run the paper's phase two (groups A-E) or phase three (blend patterns) as a resumable queue."""
+               epochs: int | None, freeze_embeddings: bool | None, conll_distilled: str,
+               bbc_distilled: str, original: str, curve_distilled: str, sizes: str, recipes: str,
+               dev: str, encoder: str, dry_run: bool, out_dir: Path, db: Path | None) -> None:
+    """Run phase two (groups A-E), phase three (blend patterns) or the learning curve as a
+    resumable queue; the tables cover every finished run of the experiment in the database."""
     from core import experiments
 
     store = open_store(db)
-    decays = {"both": (True, False), "on": (True,), "off": (False,)}[decay]
-    queue = experiments.jobs(experiment, experiments.Sources(conll_distilled, bbc_distilled, original),
-                             preset, seeds, list(only) or None, decays,
-                             {"encoder": encoder, "epochs": epochs})
-    finished = store.training.finished_names()
+    sources = experiments.Sources(conll_distilled, bbc_distilled, original, curve_distilled)
+    try:
+        points = tuple(int(size) for size in sizes.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{sizes!r}: sizes are whole numbers, comma-separated",
+                                 param_hint="--sizes") from None
+    queue = experiments.jobs(experiment, sources, preset, seeds, list(only) or None,
+                             {"both": (True, False), "on": (True,), "off": (False,)}[decay],
+                             {"encoder": encoder, "epochs": epochs, "dev": dev,
+                              "freeze_embeddings": freeze_embeddings},
+                             points, tuple(recipes.split(",")))
+    needed = experiments.prepare(store, experiment, queue, sources, points)
     if dry_run:
+        finished = store.training.finished_names()
         for job in queue:
-            out.print(f"{'done' if job.name in finished else 'todo'}  {job.name}")
+            click.echo(f"{'done' if job.name in finished else 'todo'}  {job.name}")
+        for command in needed:
+            click.echo(f"needs  {command}")
         return
+    if needed:
+        raise click.ClickException("annotate first (each resumes where it stopped):\n  "
+                                   + "\n  ".join(needed))
+
+    def write_tables(*_: object) -> None:
+        markdown, table = experiments.report(store, experiment)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        command = " ".join(["nerd", *sys.argv[1:]])
+        (out_dir / f"{experiment}.md").write_text(
+            f"# {experiment}\n\n- written: {datetime.now(UTC).isoformat(timespec='seconds')}\n"
+            f"- machine: {machine()}\n- command: `{command}`\n"
+            f"- runs: every finished `{experiment}/...` run in {store.path.name}\n\n{markdown}")
+        (out_dir / f"{experiment}.csv").write_text(table)
+
     with bar(experiment) as advance:
         experiments.run_queue(store, queue, lambda i, n, job: err.print(f"[{i + 1}/{n}] {job.name}"),
-                              progress=advance)
-    rows = experiments.results(store, queue)
-    title = f"{experiment}, preset {preset}, test F1 mean ± std over seeds"
-    markdown = experiments.to_markdown(rows, title)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / f"{experiment}-{preset}.md").write_text(markdown)
-    (out_dir / f"{experiment}-{preset}.csv").write_text(experiments.to_csv(rows))
-    click.echo(markdown)
-    err.print(f"wrote {out_dir / f'{experiment}-{preset}.md'} and .csv")
+                              progress=advance, on_done=write_tables)
+    write_tables()
+    click.echo((out_dir / f"{experiment}.md").read_text())
+    err.print(f"wrote {out_dir / f'{experiment}.md'} and .csv")
 
 
 def training_table(rows: list[dict], run: int):
