@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -130,12 +126,6 @@ def shared_data() -> Path | None:
     return None
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 # -- a real OpenAI-compatible server: llama.cpp serving the embedded Gemma 270M -------------
 
 
@@ -151,34 +141,11 @@ def gguf() -> Path:
 def llama_server(gguf: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`python -m llama_cpp.server` on 127.0.0.1; yields its base URL; always stopped."""
     pytest.importorskip("llama_cpp.server")
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("llama") / "server.log"
-    command = [sys.executable, "-m", "llama_cpp.server", "--host", "127.0.0.1",
-               "--port", str(port), "--model", str(gguf), "--n_ctx", "2048"]
-    with log_path.open("wb") as log_file:
-        proc = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
-    base_url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited:\n{log_path.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{base_url}/models", timeout=2) as response:
-                    json.load(response)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"llama_cpp.server not up in 60 s:\n{log_path.read_text()[-2000:]}")
-                time.sleep(0.25)
-        yield base_url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    from bench.endpoints import llama_servers
+
+    threads = max((os.cpu_count() or 2) // 2, 1)  # llama_cpp.server's own default
+    with llama_servers(1, gguf, tmp_path_factory.mktemp("llama"), n_ctx=2048, threads=threads) as (server,):
+        yield server.url
 
 
 def kill_when(command: list[str], db: str, count_sql: str, at_least: int, timeout: float = 300) -> None:

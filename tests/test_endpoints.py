@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.endpoints import llama_servers
+from bench.endpoints import free_port, llama_servers
 from core import corpora
 from core.annotate import RunConfig, annotate, open_run
 from core.prompts import build
@@ -20,7 +20,6 @@ from core.store import Store
 from models.endpoints import Endpoint, Endpoints, EndpointsError, parse_spec, read_endpoints
 from models.llm import BackendError, Request
 from models.openai_backend import OpenAIBackend
-from tests.conftest import free_port
 from tests.fault_server import FaultServer, Received
 
 ANSWER = "{'PER': ['Peter Blackburn'], 'LOC': ['BRUSSELS', 'France']}"

@@ -10,9 +10,9 @@ import urllib.request
 
 import pytest
 
+from bench.endpoints import free_port
 from models.llm import BackendError, Completion, Request
 from models.openai_backend import OpenAIBackend
-from tests.conftest import free_port
 from tests.fault_server import FaultServer
 
 KEY = "sk-test-DO-NOT-LEAK-7f3a9c"
