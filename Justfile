@@ -112,8 +112,15 @@ results db="experiments/nerd.db": install
     out=bench/results
     $nerd demo --annotate 0  # import CoNLL-2003 and BBC, draw the paper's seeded subsets
     teacher() { $nerd annotate "$1" --small-teacher --pool "$2" --name "$3"; }
+    report() {  # report FILE TITLE ARGS...: a `nerd report` as Markdown, with the machine and date
+        local file=$1 title=$2; shift 2
+        { printf '# %s\n\n- date: %s\n- machine: %s, %s cores\n- command: `nerd report %s --format markdown`\n\n' \
+              "$title" "$(date -u +%FT%TZ)" "$(lscpu | sed -n 's/^Model name: *//p')" "$(nproc)" "$*"
+          $nerd report "$@" --format markdown; } > "$out/$file"
+    }
     teacher distill-1000 original-1000 distill-1000-pool1000
-    $nerd report layers distill-1000 --pred run:distill-1000-pool1000 --format markdown > $out/teacher-distill.md
+    report teacher-distill.md "The small-teacher default on distill-1000 (pool original-1000)" \
+        annotations distill-1000-pool1000
     $nerd experiment phase2 --only A --train-embeddings --out $out
     $nerd experiment phase2 --only A --freeze-embeddings --out $out
     $nerd experiment phase2 --only B --only D --out $out
@@ -121,9 +128,9 @@ results db="experiments/nerd.db": install
     $nerd experiment phase2 --out $out
     $nerd experiment curve --dry-run > /dev/null  # the nested human subsets
     for n in 100 250 500; do teacher distill-1000 original-1000-first-$n distill-1000-pool$n; done
-    $nerd report layers distill-1000 --format markdown --pred run:distill-1000-pool100 \
-        --pred run:distill-1000-pool250 --pred run:distill-1000-pool500 \
-        --pred run:distill-1000-pool1000 > $out/teacher-pools.md
+    report teacher-pools.md "The teacher by the size of its pool of human sentences" layers distill-1000 \
+        --pred run:distill-1000-pool100 --pred run:distill-1000-pool250 --pred run:distill-1000-pool500 \
+        --pred run:distill-1000-pool1000
     $nerd experiment curve --out $out
     $nerd experiment phase2 --preset paper --decay on --only A --only E --seeds 1 --out $out
     $nerd experiment phase3 --only simple-mix --only sigmoid:8 --only sigmoid:32 --only power:0.2 \
