@@ -121,9 +121,9 @@ results db="experiments/nerd.db": install
     teacher distill-1000 original-1000 distill-1000-pool1000
     report teacher-distill.md "The small-teacher default on distill-1000 (pool original-1000)" \
         annotations distill-1000-pool1000
-    $nerd experiment phase2 --only A --train-embeddings --out $out
-    $nerd experiment phase2 --only A --freeze-embeddings --out $out
-    $nerd experiment phase2 --only B --only D --out $out
+    $nerd experiment phase2 --only A --only D --out $out  # does the teacher add to 1000 human sentences?
+    $nerd experiment phase2 --only B --out $out
+    $nerd experiment phase2 --only A --freeze-embeddings --out $out  # a faster step: does it cost F1?
     teacher bbc-long-966 original-1000 bbc-long-966-pool1000
     $nerd experiment phase2 --out $out
     $nerd experiment curve --dry-run > /dev/null  # the nested human subsets
