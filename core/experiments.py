@@ -293,7 +293,7 @@ def to_markdown(rows: list[Row], title: str, pairs: list[Paired] = ()) -> str:
     names = metrics(rows)
     header = ["group", "setting", "seeds", "P", "R", "micro F1", *(f"{t} F1" for t in names[len(OVERALL):])]
     cells = [[row.group, row.setting, ",".join(map(str, row.seeds)),
-              *(f"{row.scores[m][0]:.3f} ± {row.scores[m][1]:.3f}" for m in names)] for row in rows]
+              *(_spread(row.scores[m], len(row.seeds)) for m in names)] for row in rows]
     text = markdown_table(header, cells, "lll" + "r" * len(names), title)
     if pairs:
         text += "\n" + markdown_table(
@@ -302,6 +302,11 @@ def to_markdown(rows: list[Row], title: str, pairs: list[Paired] = ()) -> str:
               f"{p.mean:+.3f} ± {p.std:.3f}", p.verdict] for p in pairs],
             "lllrrl", "Paired by seed: the difference in test micro F1")
     return text
+
+
+def _spread(score: tuple[float, float], seeds: int) -> str:
+    """Mean ± std, or the one value a single seed gives (its spread is unknown, not 0)."""
+    return f"{score[0]:.3f} ± {score[1]:.3f}" if seeds > 1 else f"{score[0]:.3f}"
 
 
 def curve_markdown(rows: list[Row], title: str) -> str:
@@ -314,7 +319,7 @@ def curve_markdown(rows: list[Row], title: str) -> str:
         for size in sorted({int(r.group.split("/")[0]) for r in rows if r.setting == setting_}):
             found = [by_key.get((setting_, str(size), recipe)) for recipe in recipes]
             cells.append([str(size), setting_, *(
-                f"{r.scores['micro_f1'][0]:.3f} ± {r.scores['micro_f1'][1]:.3f} ({len(r.seeds)})"
+                f"{_spread(r.scores['micro_f1'], len(r.seeds))} ({len(r.seeds)})"
                 if r else "-" for r in found)])
     return markdown_table(["human sentences", "setting", *recipes], cells,
                           "rl" + "r" * len(recipes), title)
