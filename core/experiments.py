@@ -200,10 +200,12 @@ def finished(store: Store, experiment: str) -> list[tuple[str, str, int, int]]:
 
 def results(store: Store, experiment: str, test: str = "conll-test") -> list[Row]:
     """Mean ± std over seeds of micro P/R/F1 and per-type F1 (the label schema's types, and
-    any other the test set has), for every finished run of the experiment."""
+    any other the test set has), for every finished run of the experiment, scored on `test`
+    (SUBSET, or SUBSET@LAYER where the reference is a layer such as review:N)."""
+    subset, _, reference = test.partition("@")
     scored = []
     for setting_, group, seed, run in finished(store, experiment):
-        (report,) = layers.score(store, test, "gold", [f"pred:{run}"]).values()
+        (report,) = layers.score(store, subset, reference or "gold", [f"pred:{run}"]).values()
         scored.append((setting_, group, seed, report))
     names = store.labels.current().names  # every schema type a column, 0 where a run has none
     types = list(dict.fromkeys([*names, *evaluate.report_types([r for *_, r in scored], names)]))

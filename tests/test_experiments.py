@@ -106,3 +106,21 @@ def test_cli_dry_run_lists_the_queue(tmp_path):
     bad = CliRunner().invoke(main, ["experiment", "phase2", "--only", "Z", "--dry-run",
                                     "--db", str(tmp_path / "e.db")])
     assert bad.exit_code == 2 and "not in phase2" in bad.output
+
+
+def test_cli_curve_on_a_project_of_its_own_trains_two_stages_and_tabulates(project, tmp_path):  # noqa: F811
+    """No CoNLL here: the curve's human subsets are made, two stages run, `--test` is scored."""
+    args = ["experiment", "curve", "--original", "orig", "--curve-distilled", "dist@lexicon:orig",
+            "--sizes", "4,8", "--seeds", "1", "--epochs", "1", "--test", "held",
+            "--out", str(tmp_path / "out"), "--db", str(project.path)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    two_stage = project.training.run(project.training.finished_named("curve/cpu-1ep/4/two-stage/seed1"))
+    assert two_stage.config["pretrain_epochs"] == 10 and two_stage.config["original"] == ["orig-first-4"]
+    rows = project.training.metrics(two_stage.id)
+    assert [(r["n_distilled"], r["n_original"]) for r in rows] == [(16, 0)] * 10 + [(0, 4)]
+    table = (tmp_path / "out" / "curve.md").read_text()
+    assert "| 4 | cpu-1ep |" in table and "| 8 | cpu-1ep |" in table  # sizes down, recipes across
+    assert "| 8/two-stage | 8/human | cpu-1ep | 1 |" in table  # paired with human-only at its size
+    silent = CliRunner().invoke(main, [*args[:-4], "--test", "", "--db", str(project.path)])
+    assert silent.exit_code == 0 and "nothing to tabulate" in silent.output

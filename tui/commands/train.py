@@ -115,6 +115,8 @@ def train_command(distilled: tuple[str, ...], original: tuple[str, ...], schedul
               help="Curve: human, two-stage (10 epochs distilled, then a fresh run on the human"
               " sentences), simple-mix, loss-mix.")
 @click.option("--dev", default="", help="SUBSET scored each epoch ('' none: the tables use the test set).")
+@click.option("--test", default="auto", show_default=True,
+              help="SUBSET[@LAYER] the tables score (auto: conll-test when the project has it with gold).")
 @click.option("--encoder", default="", help="Hugging Face checkpoint dir (default: embedded MiniLM).")
 @click.option("--dry-run", is_flag=True, help="List the queue, what is done, and what it still needs.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("results"),
@@ -123,10 +125,10 @@ def train_command(distilled: tuple[str, ...], original: tuple[str, ...], schedul
 def experiment(experiment: str, preset: str, seeds: int, only: tuple[str, ...], decay: str,
                epochs: int | None, freeze_embeddings: bool | None, conll_distilled: str,
                bbc_distilled: str, original: str, curve_distilled: str, sizes: str, recipes: str,
-               dev: str, encoder: str, dry_run: bool, out_dir: Path, db: Path | None) -> None:
+               dev: str, test: str, encoder: str, dry_run: bool, out_dir: Path, db: Path | None) -> None:
     """Run phase two (groups A-E), phase three (blend patterns) or the learning curve as a
     resumable queue; the tables cover every finished run of the experiment in the database."""
-    from core import experiments
+    from core import experiments, training
 
     store = open_store(db)
     sources = experiments.Sources(conll_distilled, bbc_distilled, original, curve_distilled)
@@ -137,7 +139,7 @@ def experiment(experiment: str, preset: str, seeds: int, only: tuple[str, ...], 
                                  param_hint="--sizes") from None
     queue = experiments.jobs(experiment, sources, preset, seeds, list(only) or None,
                              {"both": (True, False), "on": (True,), "off": (False,)}[decay],
-                             {"encoder": encoder, "epochs": epochs, "dev": dev,
+                             {"encoder": encoder, "epochs": epochs, "dev": dev, "test": test,
                               "freeze_embeddings": freeze_embeddings},
                              points, tuple(recipes.split(",")))
     needed = experiments.prepare(store, experiment, queue, sources, points)
@@ -152,8 +154,15 @@ def experiment(experiment: str, preset: str, seeds: int, only: tuple[str, ...], 
         raise click.ClickException("annotate first (each resumes where it stopped):\n  "
                                    + "\n  ".join(needed))
 
+    scored = training.measure_spec(store, test, "conll-test")
+    if not scored:
+        err.print("no test set with labels (--test): the runs are trained and kept, but there is"
+                  " nothing to tabulate")
+
     def write_tables(*_: object) -> None:
-        markdown, table = experiments.report(store, experiment)
+        if not scored:
+            return
+        markdown, table = experiments.report(store, experiment, scored)
         out_dir.mkdir(parents=True, exist_ok=True)
         command = " ".join(["nerd", *sys.argv[1:]])
         (out_dir / f"{experiment}.md").write_text(
@@ -166,8 +175,9 @@ def experiment(experiment: str, preset: str, seeds: int, only: tuple[str, ...], 
         experiments.run_queue(store, queue, lambda i, n, job: err.print(f"[{i + 1}/{n}] {job.name}"),
                               progress=advance, on_done=write_tables)
     write_tables()
-    click.echo((out_dir / f"{experiment}.md").read_text())
-    err.print(f"wrote {out_dir / f'{experiment}.md'} and .csv")
+    if scored:
+        click.echo((out_dir / f"{experiment}.md").read_text())
+        err.print(f"wrote {out_dir / f'{experiment}.md'} and .csv")
 
 
 def training_table(rows: list[dict], run: int):
