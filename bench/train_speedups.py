@@ -19,6 +19,7 @@ from pathlib import Path
 from bench.common import conll_train_sample, header, write
 from common.tables import markdown_table
 from core import layers
+from core.labels import CONLL
 from core.store import Store
 
 VARIANTS = [("plain", False), ("fused", False), ("plain", True), ("fused", True)]
@@ -31,7 +32,7 @@ def batches(sentences: int, batch: int, data: str | None) -> list[list[tuple[lis
     with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.db") as store:
         conll_train_sample(store, data, sentences)
         labelled = layers.labelled(store, "bench")
-        labels = store.labels.current().bio_labels()
+        labels = CONLL.bio_labels()
     tokenizer = enc.load_tokenizer(enc.resolve(""))
     rows = [w for s in labelled for w in enc.training_examples(tokenizer, s.tokens, s.gold, labels)]
     rows.sort(key=lambda r: len(r[0]))
@@ -48,8 +49,7 @@ def step_times(planned, optimizer_kind: str, frozen: bool, steps: int, warmup: i
     from models.pieces import IGNORE, pad
 
     torch.manual_seed(13)
-    model = enc.load_classifier(enc.resolve(""), ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG",
-                                                  "I-ORG", "B-MISC", "I-MISC"])
+    model = enc.load_classifier(enc.resolve(""), CONLL.bio_labels())
     model.train()
     if frozen:
         model.get_input_embeddings().weight.requires_grad_(False)
