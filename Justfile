@@ -88,6 +88,11 @@ bench-review *ARGS: install
 bench-eval *ARGS: install
     {{bin}}/python -m bench.eval {{ARGS}}
 
+# Benchmark int8 schemes side by side (static QDQ/QOperator, which layers, dynamic) against fp32
+# and the pipeline: speed, F1 and batch-1 = batch-32 agreement (issue 16's ×8 question).
+bench-int8 *ARGS: install
+    {{bin}}/python -m bench.int8_variants {{ARGS}}
+
 # Benchmark the small-teacher techniques (nearest neighbours, constrained decoding, voting).
 bench-teacher *ARGS: install
     {{bin}}/python -m bench.teacher {{ARGS}}

@@ -30,7 +30,7 @@ CURVE_SIZES = (100, 250, 500, 1000)
 # Curve recipes: what the distilled data is used for, beside the human sentences.
 RECIPES: dict[str, dict] = {
     "human": {"schedule": "pure-original"},
-    "two-stage": {"schedule": "pure-original", "pretrain_epochs": 10},
+    "two-stage": {"schedule": "pure-original", "pretrain_epochs": presets.TWO_STAGE_PRETRAIN_EPOCHS},
     "simple-mix": {"schedule": "simple-mix"},
     "loss-mix": {"schedule": "simple-mix", "blend": "loss"},
 }

@@ -14,6 +14,11 @@ from typing import Any
 
 from core.training import TrainConfig, TrainingError
 
+# `--schedule auto` with both kinds of data: this many epochs on the distilled data first, then
+# the preset's epochs on the human data alone with a fresh schedule (bench/results/curve.md:
+# level with human-only at 1000 human sentences, ahead of it below; simple mix fell behind).
+TWO_STAGE_PRETRAIN_EPOCHS = 10
+
 PRESETS: dict[str, dict] = {
     "paper": {"batch_size": 4, "lr": 1e-5, "epochs": 20, "lr_schedule": "decay", "bucket": False},
     "cpu": {"batch_size": 16, "lr": 1e-4, "epochs": 20, "lr_schedule": "linear", "warmup": 0.1,
@@ -33,4 +38,19 @@ def config(preset: str, decay: bool | None = None, **explicit: Any) -> TrainConf
     if decay is False and settings.get("lr_schedule") == "decay":
         settings["lr_schedule"] = "constant"
     settings.update({k: v for k, v in explicit.items() if v is not None})
+    if settings.get("schedule") == "auto":
+        settings.update(auto_recipe(bool(settings.get("distilled")), bool(settings.get("original")),
+                                    settings.get("pretrain_epochs")))
     return TrainConfig(**settings)
+
+
+def auto_recipe(distilled: bool, original: bool, pretrain_epochs: int | None) -> dict[str, Any]:
+    """What `--schedule auto` trains: two stages when there is data of both kinds (the teacher's
+    labels first, then the human ones with a fresh learning-rate schedule), else the one kind.
+    An explicit 0 pretraining epochs with both kinds asks for one stage: simple mix."""
+    if distilled and original and pretrain_epochs == 0:
+        return {"schedule": "simple-mix"}
+    if distilled and original:
+        return {"schedule": "pure-original",
+                "pretrain_epochs": TWO_STAGE_PRETRAIN_EPOCHS if pretrain_epochs is None else pretrain_epochs}
+    return {"schedule": "pure-distilled" if distilled else "pure-original"}

@@ -104,7 +104,7 @@ def compare(model, tokenizer, onnx_file: Path, sentences: list[list[str]]) -> Ex
 QUANTIZED_OPS = ["MatMul"]
 
 
-class _Calibration:
+class Calibration:
     """onnxruntime's CalibrationDataReader over padded batches of the project's sentences; batches
     of any shape are fine for MinMax calibration."""
 
@@ -163,7 +163,7 @@ def quantize(out: str | Path, dev: list[list[str]], score: Callable[[list[list[s
     sentences = (calibration or dev)[:calibration_limit]
     if not sentences:
         raise EncoderError("static int8 needs sentences to calibrate on; none were given")
-    reader = _Calibration(Tagger(out), sentences)
+    reader = Calibration(Tagger(out), sentences)
     root = logging.getLogger()
     level, root.level = root.level, logging.ERROR  # "consider pre-processing": not needed here
     try:

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EPOCHS = 5
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
             "-m", "tui.cli", "train", "--distilled", "dist@lexicon:orig", "--original", "orig",
-            "--epochs", str(EPOCHS), "--batch-size", "6", "--lr", "5e-4", "--dev", "",
+            "--schedule", "simple-mix", "--epochs", str(EPOCHS), "--batch-size", "6", "--lr", "5e-4", "--dev", "",
             "--test", "held", "--name", "ddp"]  # 16 sentences an epoch: 3 batches, one padded
 DDP_EPOCHS = ("select count(*) from epoch_metrics join training_runs on training_runs.id = training_run_id"
               " where name = 'ddp'")

@@ -115,13 +115,16 @@ async def test_a_project_of_ones_own_from_documents_to_a_shipped_model(tmp_path:
         first_sentence = store.annotations.tags(second)[min(store.annotations.tags(second))]
         assert "B-VESSEL" in first_sentence  # memory of the reviewed "Ever Bright"
 
-    # 4. Train without any gold: reviewed sentences as human labels, the teacher's for the rest.
+    # 4. Train without any gold: reviewed sentences as human labels, the teacher's for the rest;
+    # the default recipe with both: two stages, the teacher's labels first.
     output = nerd("train", "--original", f"reports@review:{run}", "--distilled", f"reports@run:{second}",
-                  "--epochs", "2", "--batch-size", "4", "--name", "ships", db=db)
+                  "--pretrain-epochs", "1", "--epochs", "2", "--batch-size", "4", "--name", "ships", db=db)
     assert "conll" not in output.lower()
     with Store(db) as store:
         (training,) = store.training.runs()
         assert training.status == "finished"
+        weights = [row["w0"] for row in store.training.metrics(training.id)]
+        assert weights == [1.0, 0.0, 0.0]  # one epoch distilled only, then two human only
         model = Path(training.checkpoint_dir) / "model" / "config.json"
     id2label = json.loads(model.read_text())["id2label"]
     assert sorted(set(v.split("-")[-1] for v in id2label.values()) - {"O"}) == sorted(TYPES)

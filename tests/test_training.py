@@ -120,7 +120,8 @@ def test_missing_data_for_schedule_is_a_clear_error(project):
 def test_kill_9_resumes_from_last_epoch(project, tmp_path):
     db = str(project.path)
     command = [sys.executable, "-m", "tui.cli", "train", "--distilled", "dist@lexicon:orig",
-               "--original", "orig", "--epochs", "6", "--batch-size", "4", "--lr", "5e-4",
+               "--original", "orig", "--schedule", "simple-mix", "--epochs", "6", "--batch-size", "4",
+               "--lr", "5e-4",
                "--dev", "", "--test", "held", "--db", db]
     kill_when(command, str(db), "select count(*) from epoch_metrics", 2)
     with sqlite3.connect(db) as conn:
@@ -162,3 +163,17 @@ def test_presets_apply_first_and_explicit_values_win():
     assert config("paper", decay=False, lr_schedule="linear").lr_schedule == "linear"
     with pytest.raises(TypeError):
         TrainConfig("dist@run:1")  # keyword-only: no positional mix-ups
+
+
+def test_auto_schedule_trains_two_stages_with_both_kinds_of_data_else_the_one_kind():
+    from core.presets import TWO_STAGE_PRETRAIN_EPOCHS, config
+
+    both = {"distilled": ["dist@run:1"], "original": ["orig"], "schedule": "auto"}
+    two = config("cpu", **both)
+    assert (two.schedule, two.pretrain_epochs) == ("pure-original", TWO_STAGE_PRETRAIN_EPOCHS)
+    assert config("cpu", **both, pretrain_epochs=3).pretrain_epochs == 3
+    one_stage = config("cpu", **both, pretrain_epochs=0)
+    assert (one_stage.schedule, one_stage.pretrain_epochs) == ("simple-mix", 0)
+    assert config("cpu", original=["orig"], schedule="auto").schedule == "pure-original"
+    assert config("cpu", distilled=["dist@run:1"], schedule="auto").schedule == "pure-distilled"
+    assert config("cpu", **{**both, "schedule": "cosine"}).pretrain_epochs == 0  # explicit wins

@@ -24,8 +24,11 @@ from tui.shell import (
 @main.command(name="train")
 @click.option("--distilled", multiple=True, help="SUBSET@LAYER of distilled data, e.g. distill-1000@run:1.")
 @click.option("--original", multiple=True, help="Subset(s) of human-labelled data (gold tags).")
-@click.option("--schedule", default="simple-mix", show_default=True,
-              help="pure-distilled, pure-original, simple-mix, sigmoid:K, cosine, power:N, all.")
+@click.option("--schedule", default="auto", show_default=True,
+              help="auto, pure-distilled, pure-original, simple-mix, sigmoid:K, cosine, power:N, all."
+              " auto: with both kinds of data, two stages (10 epochs distilled, then --epochs on the"
+              " human data with a fresh schedule: ahead of simple mix in bench/results/curve.md);"
+              " with one kind, that kind.")
 @click.option("--blend", type=click.Choice(["sample", "loss"]), default="sample", show_default=True,
               help="Draw w0·|D| and w1·|O| sentences a epoch, or weight the loss by w0 and w1.")
 @click.option("--filter", "distilled_filter", default="all", show_default=True,
@@ -36,7 +39,8 @@ from tui.shell import (
 @click.option("--epochs", type=int, default=None)
 @click.option("--pretrain-epochs", type=click.IntRange(min=0), default=None,
               help="Two stages: first this many epochs on the distilled data alone, then --epochs of"
-              " the schedule from that model with a fresh optimizer and learning-rate schedule.")
+              " the schedule from that model with a fresh optimizer and learning-rate schedule"
+              " (--schedule auto with both kinds of data: 10; 0: one stage, simple mix).")
 @click.option("--freeze-embeddings/--train-embeddings", default=None,
               help="Keep the word-embedding matrix as pre-trained (faster steps).")
 @click.option("--batch-size", type=int, default=None)

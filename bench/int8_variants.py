@@ -1,0 +1,132 @@
+"""`just bench-int8`: which int8 scheme, measured side by side in one run on one machine.
+
+Issue 16 asks for int8 at least 8 times as fast as the transformers pipeline end to end. With the
+pipeline about 3.7 times slower than ONNX fp32 (bench/results/eval.md), that needs int8 to run
+more than twice as fast as fp32, which only CPUs with int8 dot-product instructions (VNNI, AMX)
+can give; on plain AVX2 an int8 multiply-add is at best about twice an fp32 FMA and the
+quantise/dequantise steps eat into that. This benchmark measures each candidate end to end (a
+fresh `nerd eval` process, load included, like bench/results/eval.md) beside the pipeline, with
+its F1 change against fp32 and whether a sentence gets the same tags alone and in a batch of 32.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from bench.common import header, write
+from bench.eval import measured
+from common.paths import data_dir, db_path
+from core import deploy
+from core.conll import read_conll
+from core.store import Store
+
+INT8_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8", "avx512f", "avx2")
+
+
+def cpu_flags() -> list[str]:
+    """The int8-relevant instruction sets this CPU has."""
+    text = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
+    lines = (line for line in text.splitlines() if line.startswith("flags"))
+    flags = next((line.split(":", 1)[1].split() for line in lines), [])
+    return [flag for flag in INT8_FLAGS if flag in flags]
+
+
+def static_variant(fp32_bundle: Path, out: Path, calibration: list[list[str]], *, operator_format: bool,
+                   every_matmul: bool) -> None:
+    """A static int8 bundle: QDQ (shipped) or QOperator, with or without the shipped exclusions."""
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+
+    from models.onnx_export import QUANTIZED_OPS, Calibration, after_activation
+    from models.runtime import Tagger
+
+    shutil.copytree(fp32_bundle, out)
+    fp32 = fp32_bundle / "model.onnx"
+    quantize_static(str(fp32), str(out / "model.onnx"), Calibration(Tagger(fp32_bundle), calibration),
+                    quant_format=QuantFormat.QOperator if operator_format else QuantFormat.QDQ,
+                    per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                    op_types_to_quantize=QUANTIZED_OPS,
+                    nodes_to_exclude=[] if every_matmul else after_activation(fp32),
+                    extra_options={"MatMulConstBOnly": True})
+
+
+def dynamic_variant(fp32_bundle: Path, out: Path) -> None:
+    """The scheme before issue 16: each activation's scale set over the whole padded batch."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    shutil.copytree(fp32_bundle, out)
+    quantize_dynamic(str(fp32_bundle / "model.onnx"), str(out / "model.onnx"), per_channel=True,
+                     weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--checkpoint", default="latest",
+                        help="checkpoint dir or training run (default: the latest in nerd.db)")
+    parser.add_argument("--db", default=None)
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--agreement-sentences", type=int, default=1000,
+                        help="test sentences tagged alone and in batches of 32 for each variant")
+    args = parser.parse_args()
+    logging.getLogger().setLevel(logging.ERROR)
+    folder = data_dir(args.data_dir, "conll2003/test.txt") / "conll2003"
+    test, dev = folder / "test.txt", folder / "dev.txt"
+    from models.onnx_export import batch_agreement
+
+    calibration = [s.tokens for s in read_conll(dev)[:300]]
+    words = [s.tokens for s in read_conll(test)][: args.agreement_sentences]
+    nerd = [sys.executable, "-m", "tui.cli", "eval", "--conll", str(test), "--format", "json", "--model"]
+    with Store(db_path(args.db)) as store, tempfile.TemporaryDirectory() as tmp:
+        checkpoint = deploy.checkpoint_dir(store, args.checkpoint)
+        fp32 = Path(tmp) / "fp32"
+        deploy.export_onnx(store, str(checkpoint), fp32)
+        variants: list[tuple[str, Callable[[Path], None] | None]] = [
+            ("fp32", None),
+            ("static QDQ, dense layers but the FFN output (shipped)",
+             lambda out: static_variant(fp32, out, calibration, operator_format=False, every_matmul=False)),
+            ("static QDQ, every dense layer",
+             lambda out: static_variant(fp32, out, calibration, operator_format=False, every_matmul=True)),
+            ("static QOperator, dense layers but the FFN output",
+             lambda out: static_variant(fp32, out, calibration, operator_format=True, every_matmul=False)),
+            ("static QOperator, every dense layer",
+             lambda out: static_variant(fp32, out, calibration, operator_format=True, every_matmul=True)),
+            ("dynamic int8 (before issue 16)", lambda out: dynamic_variant(fp32, out)),
+        ]
+        wall, _, stdout = measured([sys.executable, "-m", "bench.hf_pipeline", str(checkpoint), str(test)])
+        pipeline = (wall, json.loads(stdout)["micro_f1"])
+        print(f"pipeline: {wall:.2f} s, F1 {pipeline[1]:.4f}")
+        rows = []
+        for name, make in variants:
+            bundle = fp32 if make is None else Path(tmp) / f"v{len(rows)}"
+            if make is not None:
+                make(bundle)
+            wall, peak, stdout = measured([*nerd, str(bundle)])
+            data = json.loads(stdout)
+            f1 = data["micro_f1"] if "micro_f1" in data else next(iter(data.values()))["micro_f1"]
+            rows.append((name, wall, peak, f1, batch_agreement(bundle, words)))
+            print(rows[-1])
+    base_wall, base_f1 = rows[0][1], rows[0][3]
+    text = header("int8 schemes side by side on CoNLL-2003 test (3453 sentences), load included")
+    text += (f"Checkpoint: `{checkpoint}`. CPU int8-relevant flags: {', '.join(cpu_flags()) or 'none'}."
+             f" Calibration: the first 300 CoNLL dev sentences. Agreement: the first {len(words)} test"
+             " sentences tagged alone against in batches of 32.\n\n")
+    text += ("| runner | wall s | ×pipeline | ×fp32 | peak MiB | micro F1 | Δ F1 vs fp32 (points) |"
+             " batch-1 = batch-32 |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+    text += (f"| transformers pipeline (torch) | {pipeline[0]:.2f} | ×1.0 | ×{base_wall / pipeline[0]:.2f}"
+             f" | - | {pipeline[1]:.4f} | {(pipeline[1] - base_f1) * 100:+.2f} | - |\n")
+    for name, wall, peak, f1, agree in rows:
+        text += (f"| {name} | {wall:.2f} | ×{pipeline[0] / wall:.1f} | ×{base_wall / wall:.2f} | {peak:.0f}"
+                 f" | {f1:.4f} | {(f1 - base_f1) * 100:+.2f} | {agree:.2%} |\n")
+    text += (f"\n×8 over the pipeline means {pipeline[0] / 8:.2f} s end to end here: int8 would have to"
+             f" run ×{8 * base_wall / pipeline[0]:.2f} as fast as fp32 ({base_wall:.2f} s).\n")
+    write("int8-variants.md", text)
+
+
+if __name__ == "__main__":
+    main()
