@@ -27,7 +27,7 @@ from tui.shell import (
 @click.option("--schedule", default="auto", show_default=True,
               help="auto, pure-distilled, pure-original, simple-mix, sigmoid:K, cosine, power:N, all."
               " auto: with both kinds of data, two stages (10 epochs distilled, then --epochs on the"
-              " human data with a fresh schedule: ahead of simple mix in bench/results/curve.md);"
+              " human data with a fresh schedule: ahead of simple mix in bench/results/);"
               " with one kind, that kind.")
 @click.option("--blend", type=click.Choice(["sample", "loss"]), default="sample", show_default=True,
               help="Draw w0·|D| and w1·|O| sentences a epoch, or weight the loss by w0 and w1.")
