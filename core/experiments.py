@@ -63,13 +63,14 @@ class Sources:
 def phase2_groups(sources: Sources) -> dict[str, tuple[str, list[str], list[str]]]:
     """Group -> (schedule, distilled, original), as the paper describes them."""
     conll, both = [sources.conll_distilled], [sources.conll_distilled, sources.bbc_distilled]
-    return {
+    groups = {
         "A": ("pure-original", [], [sources.original]),
         "B": ("pure-distilled", conll, []),
         "C": ("pure-distilled", both, []),
         "D": ("simple-mix", conll, [sources.original]),
         "E": ("simple-mix", both, [sources.original]),
     }
+    return groups if sources.bbc_distilled else {g: v for g, v in groups.items() if g not in "CE"}
 
 
 def curve_subset(sources: Sources, size: int) -> str:
@@ -84,7 +85,7 @@ def _plan(experiment: str, sources: Sources, sizes: tuple[int, ...], recipes: tu
         return {g: {"schedule": s, "distilled": d, "original": o}
                 for g, (s, d, o) in phase2_groups(sources).items()}
     if experiment == "phase3":
-        both = [sources.conll_distilled, sources.bbc_distilled]
+        both = [spec for spec in (sources.conll_distilled, sources.bbc_distilled) if spec]
         return {spec: {"schedule": spec, "distilled": [] if spec == "pure-original" else both,
                        "original": [] if spec == "pure-distilled" else [sources.original]}
                 for spec in PAPER_SCHEDULES}
@@ -125,6 +126,9 @@ def jobs(experiment: str, sources: Sources, preset: str = "paper", seeds: int = 
     plan = _plan(experiment, sources, sizes, recipes)
     if only:
         unknown = set(only) - set(plan)
+        if unknown and experiment == "phase2" and not sources.bbc_distilled and unknown <= {"C", "E"}:
+            raise TrainingError(f"--only {', '.join(sorted(unknown))}: groups C and E train on the BBC"
+                                " distilled data; give --bbc-distilled SUBSET@LAYER")
         if unknown:
             raise TrainingError(f"--only {', '.join(sorted(unknown))}: not in {experiment};"
                                 f" choose from {', '.join(plan)}")
@@ -136,7 +140,9 @@ def jobs(experiment: str, sources: Sources, preset: str = "paper", seeds: int = 
         for decay in decays:
             for seed in range(1, seeds + 1):
                 config = presets.config(preset, decay, **{**base, **fields, "seed": seed})
-                out.append(Job(experiment, setting(preset, config), group, seed, config))
+                label = setting(preset, config) + ("-no-bbc" if experiment == "phase3"
+                                                   and not sources.bbc_distilled else "")
+                out.append(Job(experiment, label, group, seed, config))
     return out
 
 
@@ -157,8 +163,13 @@ def prepare(store: Store, experiment: str, queue: list[Job], sources: Sources,
             continue
         subset, _, layer = spec.partition("@")
         name = layer.removeprefix("run:")
-        if layer.startswith("run:") and name != "latest" and store.annotations.find(name) is None:
-            needed.append(f"nerd annotate {subset} --small-teacher --pool {pool} --name {name}")
+        if not layer.startswith("run:") or name == "latest":
+            continue
+        found = store.annotations.find(name)
+        run = store.annotations.run(found) if found is not None else None
+        if run is None or run.status != "finished":  # a part-labelled layer would train silently
+            state = "" if run is None else f"  # {run.status}, {store.annotations.count(run.id)} done"
+            needed.append(f"nerd annotate {subset} --small-teacher --pool {pool} --name {name}{state}")
     return needed
 
 

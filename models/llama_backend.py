@@ -154,7 +154,7 @@ class LlamaBackend:
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "models.llama_backend", "--serve"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
-            env={**os.environ, "PYTHONPATH": os.pathsep.join(
+            env={**os.environ, PARENT_ENV: str(os.getpid()), "PYTHONPATH": os.pathsep.join(
                 filter(None, [str(Path(__file__).resolve().parent.parent), os.environ.get("PYTHONPATH")]))},
             start_new_session=True,  # Ctrl-C goes to the parent, which closes the child
         )
@@ -230,10 +230,26 @@ def _receive(pipe: Any) -> Any:
     return pickle.loads(data)
 
 
+PARENT_ENV = "NERD_LLAMA_PARENT"  # the pid of the process that owns the child
+
+
+def _die_with_parent() -> None:
+    """Linux: the kernel kills the child when its parent dies, so a parent killed without a
+    chance to close it (SIGKILL, an OOM kill) leaves no llama.cpp behind mid-completion."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    if os.environ.get(PARENT_ENV) not in (None, str(os.getppid())):
+        os._exit(0)  # the parent died before prctl took effect
+
+
 def _serve() -> None:
     """The child: answer ("load", ...) then ("complete", request) messages until None or EOF."""
     import faulthandler
 
+    if sys.platform == "linux":
+        _die_with_parent()
     faulthandler.enable()  # a native crash leaves a Python traceback in the log the parent quotes
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # native code printing to stdout must not corrupt the protocol

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import pytest
 from click.testing import CliRunner
 
 from core import corpora
 from core.experiments import Row, Sources, jobs, paired, prepare, report, run_queue
+from core.training import TrainingError
 from tests.test_training import project  # noqa: F401  (fixture)
 from tui.cli import main
 
@@ -63,6 +65,24 @@ def test_prepare_makes_nested_subsets_and_names_the_missing_annotation_runs(proj
     assert len(small) == 4 and len(large) == 8 and small < large
     human_only = [j for j in queue if j.group.endswith("/human")]
     assert prepare(project, "curve", human_only, sources, (4, 8)) == []
+    # A teacher run still labelling (or stopped part-way) is not ready: training would take its
+    # part-labelled layer without a word.
+    subset = corpora.resolve_subset(project, "dist")
+    run = project.annotations.create(name="dist-pool4", subset_id=subset, backend="llama-cpp", model="m",
+                                     prompt="standard", template_version="1", prefix_hash=None, params={})
+    assert prepare(project, "curve", queue, sources, (4, 8))[0].endswith("--name dist-pool4  # running, 0 done")
+    project.annotations.set_status(run, "finished")
+    assert len(prepare(project, "curve", queue, sources, (4, 8))) == 1
+
+
+def test_without_bbc_phase3_says_so_in_its_setting_and_groups_c_and_e_ask_for_it():
+    no_bbc = Sources(bbc_distilled="")
+    queue = jobs("phase3", no_bbc, preset="cpu", seeds=1, only=["simple-mix"])
+    assert [j.name for j in queue] == ["phase3/cpu-no-bbc/simple-mix/seed1"]
+    assert queue[0].config.distilled == ["distill-1000@run:distill-1000-pool1000"]
+    assert {j.group for j in jobs("phase2", no_bbc, preset="cpu", seeds=1)} == {"A", "B", "D"}
+    with pytest.raises(TrainingError, match="groups C and E train on the BBC distilled data"):
+        jobs("phase2", no_bbc, preset="cpu", seeds=1, only=["E"])
 
 
 def test_paired_differences_say_whether_they_exceed_seed_noise():

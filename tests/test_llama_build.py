@@ -181,3 +181,70 @@ def test_a_crash_mid_run_fails_the_run_and_keeps_what_was_done(tmp_path: Path, c
         assert conn.execute("select status from annotation_runs").fetchall() == [("finished",)]
         assert conn.execute("select count(*), count(distinct sentence_id) from annotations"
                             ).fetchone() == (5, 5)
+
+
+def _alive(pid: int) -> bool:
+    status = Path(f"/proc/{pid}/status")
+    try:
+        return "State:\tZ" not in status.read_text()
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="/proc and PR_SET_PDEATHSIG are Linux's")
+def test_sigterm_cancels_the_run_and_closes_the_child(tmp_path: Path, conll_file: Path, gguf: Path):
+    """`kill` marks the run cancelled (not left "running") and closes llama.cpp; it resumes."""
+    import sqlite3
+
+    db = str(tmp_path / "p.db")
+    nerd = [sys.executable, "-m", "tui.cli"]
+    subprocess.run([*nerd, "import", "conll", str(conll_file), "--name", "tiny", "--db", db],
+                   check=True, capture_output=True)
+    annotate = [*nerd, "annotate", "tiny", "--model", str(gguf), "--db", db]
+
+    def started() -> tuple[subprocess.Popen, list[int]]:
+        proc = subprocess.Popen(annotate, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while not _children(proc.pid) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(2)  # the model is loading or answering
+        return proc, _children(proc.pid)
+
+    proc, children = started()
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("select status from annotation_runs").fetchall() == [("cancelled",)]
+    assert children and not any(_alive(child) for child in children)
+
+    again = subprocess.run(annotate, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("select count(distinct sentence_id) from annotations").fetchone() == (5,)
+
+
+LONG_COMPLETION = """
+import sys, threading
+from models.llama_backend import LlamaBackend
+from models.llm import Request
+backend = LlamaBackend(sys.argv[1], n_ctx=4096)
+print(backend._proc.pid, flush=True)
+backend.complete(Request(prompt="Once upon a time", max_tokens=3000, temperature=1.0, seed=1))
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_parent_killed_mid_completion_takes_the_llama_child_with_it(gguf: Path):
+    """`kill -9` of nerd cannot close its child; the kernel must, or llama.cpp goes on alone."""
+    parent = subprocess.Popen([sys.executable, "-c", LONG_COMPLETION, str(gguf)], stdout=subprocess.PIPE,
+                              text=True, cwd=Path(__file__).resolve().parents[1])
+    child = int(parent.stdout.readline())
+    time.sleep(1.5)  # loaded, and generating its 3000 tokens (many seconds on 2 cores)
+    assert _alive(child)
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 1
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 import traceback
 from pathlib import Path
 
@@ -19,11 +21,19 @@ out = Console()
 err = Console(stderr=True)
 
 
+def _terminated(signum: int, frame: object) -> None:
+    """SIGTERM (`kill`, `docker stop`, a scheduler's time limit) stops a command as Ctrl-C
+    does: a run is marked cancelled and resumable, not left claiming to be running."""
+    raise KeyboardInterrupt
+
+
 class Nerd(click.Group):
     """A user error (`NerdError`) is one line naming the problem, exit status 2; `--debug`
     adds its traceback. Anything else is a bug: its traceback shows, exit status 1."""
 
     def invoke(self, ctx: click.Context):
+        main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
         try:
             return super().invoke(ctx)
         except NerdError as exc:
@@ -31,6 +41,9 @@ class Nerd(click.Group):
                 click.echo(traceback.format_exc(), err=True, nl=False)
             err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             sys.exit(2)
+        finally:
+            if main_thread:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 class DefaultGroup(Nerd):

@@ -110,7 +110,9 @@ def train_command(distilled: tuple[str, ...], original: tuple[str, ...], schedul
 @click.option("--freeze-embeddings/--train-embeddings", default=None,
               help="Keep the word-embedding matrix as pre-trained (default: the preset's).")
 @click.option("--conll-distilled", default="distill-1000@run:distill-1000-pool1000", show_default=True)
-@click.option("--bbc-distilled", default="bbc-long-966@run:bbc-long-966-pool1000", show_default=True)
+@click.option("--bbc-distilled", default="bbc-long-966@run:bbc-long-966-pool1000", show_default=True,
+              help="'' for none: phase 3 on the CoNLL distilled data alone (setting ...-no-bbc),"
+              " phase 2 without groups C and E.")
 @click.option("--original", default="original-1000", show_default=True)
 @click.option("--curve-distilled", default="distill-1000@run:distill-1000-pool{size}", show_default=True,
               help="The curve's distilled layer; {size}: the teacher's pool, the first SIZE human sentences.")
