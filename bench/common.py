@@ -32,6 +32,16 @@ def write(name: str, text: str) -> Path:
     return path
 
 
+def checkpoint_arguments() -> argparse.ArgumentParser:
+    """What every benchmark of a trained student takes: which checkpoint, database and data."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--checkpoint", default="latest",
+                        help="checkpoint dir or training run (default: the latest in nerd.db)")
+    parser.add_argument("--db", default=None)
+    parser.add_argument("--data-dir", default=None)
+    return parser
+
+
 def teacher_arguments(sentences: int) -> argparse.Namespace:
     """What every teacher benchmark takes: how many sentences, which GGUF, where the data is."""
     parser = argparse.ArgumentParser()

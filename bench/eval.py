@@ -11,7 +11,6 @@ en_core_web_sm too, the model a user would otherwise pick, in its own virtual en
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import subprocess
@@ -20,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import header, write
+from bench.common import checkpoint_arguments, header, write
 from common.paths import data_dir, db_path
 from common.tags import spans
 from core import deploy
@@ -115,12 +114,22 @@ def spacy_row(test: Path, gold: list[list[str]]) -> tuple[tuple, dict]:
     return ("spaCy en_core_web_sm 3.8.0 NER (CoNLL's tokens)", wall, 3453 / wall, peak, f1), data
 
 
+def nerd_eval(bundle: Path, test: Path) -> tuple[float, float, float]:
+    """`nerd eval` of an ONNX bundle in a fresh process: wall seconds, peak MiB, micro F1."""
+    wall, peak, stdout = measured([sys.executable, "-m", "tui.cli", "eval", "--conll", str(test),
+                                   "--format", "json", "--model", str(bundle)])
+    data = json.loads(stdout)
+    return wall, peak, data["micro_f1"] if "micro_f1" in data else next(iter(data.values()))["micro_f1"]
+
+
+def pipeline_eval(checkpoint: Path, test: Path) -> tuple[float, float, float]:
+    """The transformers pipeline on torch in a fresh process: wall seconds, peak MiB, micro F1."""
+    wall, peak, stdout = measured([sys.executable, "-m", "bench.hf_pipeline", str(checkpoint), str(test)])
+    return wall, peak, json.loads(stdout)["micro_f1"]
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--checkpoint", default="latest",
-                        help="checkpoint dir or training run (default: the latest in nerd.db)")
-    parser.add_argument("--db", default=None)
-    parser.add_argument("--data-dir", default=None)
+    parser = checkpoint_arguments()
     parser.add_argument("--spacy", action="store_true",
                         help="add spaCy's en_core_web_sm (installed into .bench-spacy/ on first use)")
     args = parser.parse_args()
@@ -132,20 +141,13 @@ def main() -> None:
             fp32, int8 = Path(tmp) / "fp32", Path(tmp) / "int8"
             deploy.export_onnx(store, str(checkpoint), fp32)
             check = deploy.export_onnx(store, str(checkpoint), int8, int8=True)
-            nerd = [sys.executable, "-m", "tui.cli", "eval", "--conll", str(test), "--format", "json",
-                    "--model"]
-            rows = []
-            for name, command in (
-                ("transformers pipeline (torch)", [sys.executable, "-m", "bench.hf_pipeline",
-                                                   str(checkpoint), str(test)]),
-                ("nerd eval, ONNX fp32", [*nerd, str(fp32)]),
-                ("nerd eval, ONNX int8", [*nerd, str(int8)]),
-            ):
-                wall, peak, stdout = measured(command)
-                data = json.loads(stdout)
-                f1 = data["micro_f1"] if "micro_f1" in data else next(iter(data.values()))["micro_f1"]
+            wall, peak, f1 = pipeline_eval(checkpoint, test)
+            rows = [("transformers pipeline (torch)", wall, 3453 / wall, peak, f1)]
+            for name, bundle in (("nerd eval, ONNX fp32", fp32), ("nerd eval, ONNX int8", int8)):
+                wall, peak, f1 = nerd_eval(bundle, test)
                 rows.append((name, wall, 3453 / wall, peak, f1))
-                print(f"{name}: {wall:.2f} s, {peak:.0f} MiB, F1 {f1:.4f}")
+            for row in rows:
+                print(row)
             sentences = list(read_conll(test, types=("LOC", "MISC", "ORG", "PER")))
             news, gold = raw_text(sentences)
             raw = Path(tmp) / "test.txt"

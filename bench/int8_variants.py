@@ -11,17 +11,14 @@ its F1 change against fp32 and whether a sentence gets the same tags alone and i
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import shutil
-import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.common import header, write
-from bench.eval import measured
+from bench.common import checkpoint_arguments, header, write
+from bench.eval import nerd_eval, pipeline_eval
 from common.paths import data_dir, db_path
 from core import deploy
 from core.conll import read_conll
@@ -66,11 +63,7 @@ def dynamic_variant(fp32_bundle: Path, out: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--checkpoint", default="latest",
-                        help="checkpoint dir or training run (default: the latest in nerd.db)")
-    parser.add_argument("--db", default=None)
-    parser.add_argument("--data-dir", default=None)
+    parser = checkpoint_arguments()
     parser.add_argument("--agreement-sentences", type=int, default=1000,
                         help="test sentences tagged alone and in batches of 32 for each variant")
     args = parser.parse_args()
@@ -81,7 +74,6 @@ def main() -> None:
 
     calibration = [s.tokens for s in read_conll(dev)[:300]]
     words = [s.tokens for s in read_conll(test)][: args.agreement_sentences]
-    nerd = [sys.executable, "-m", "tui.cli", "eval", "--conll", str(test), "--format", "json", "--model"]
     with Store(db_path(args.db)) as store, tempfile.TemporaryDirectory() as tmp:
         checkpoint = deploy.checkpoint_dir(store, args.checkpoint)
         fp32 = Path(tmp) / "fp32"
@@ -98,17 +90,15 @@ def main() -> None:
              lambda out: static_variant(fp32, out, calibration, operator_format=True, every_matmul=True)),
             ("dynamic int8 (before issue 16)", lambda out: dynamic_variant(fp32, out)),
         ]
-        wall, _, stdout = measured([sys.executable, "-m", "bench.hf_pipeline", str(checkpoint), str(test)])
-        pipeline = (wall, json.loads(stdout)["micro_f1"])
+        wall, _, f1 = pipeline_eval(checkpoint, test)
+        pipeline = (wall, f1)
         print(f"pipeline: {wall:.2f} s, F1 {pipeline[1]:.4f}")
         rows = []
         for name, make in variants:
             bundle = fp32 if make is None else Path(tmp) / f"v{len(rows)}"
             if make is not None:
                 make(bundle)
-            wall, peak, stdout = measured([*nerd, str(bundle)])
-            data = json.loads(stdout)
-            f1 = data["micro_f1"] if "micro_f1" in data else next(iter(data.values()))["micro_f1"]
+            wall, peak, f1 = nerd_eval(bundle, test)
             rows.append((name, wall, peak, f1, batch_agreement(bundle, words)))
             print(rows[-1])
     base_wall, base_f1 = rows[0][1], rows[0][3]
