@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -170,7 +171,7 @@ def experiment(experiment: str, preset: str, seeds: int, only: tuple[str, ...], 
             return
         markdown, table = experiments.report(store, experiment, scored)
         out_dir.mkdir(parents=True, exist_ok=True)
-        command = " ".join(["nerd", *sys.argv[1:]])
+        command = shlex.join(["nerd", *sys.argv[1:]])  # an empty argument shows as ''
         (out_dir / f"{experiment}.md").write_text(
             f"# {experiment}\n\n- written: {datetime.now(UTC).isoformat(timespec='seconds')}\n"
             f"- machine: {machine()}\n- command: `{command}`\n"
