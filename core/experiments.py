@@ -70,7 +70,7 @@ def phase2_groups(sources: Sources) -> dict[str, tuple[str, list[str], list[str]
         "D": ("simple-mix", conll, [sources.original]),
         "E": ("simple-mix", both, [sources.original]),
     }
-    return groups if sources.bbc_distilled else {g: v for g, v in groups.items() if g not in "CE"}
+    return groups if sources.bbc_distilled else {g: v for g, v in groups.items() if g not in ("C", "E")}
 
 
 def curve_subset(sources: Sources, size: int) -> str:
