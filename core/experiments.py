@@ -248,6 +248,9 @@ def _order(group: str) -> tuple:
 T95 = [12.71, 4.30, 3.18, 2.78, 2.57, 2.45, 2.36, 2.31, 2.26]
 
 
+Cell = tuple[str, str]  # (group, setting)
+
+
 @dataclass
 class Paired:
     group: str
@@ -256,6 +259,7 @@ class Paired:
     seeds: list[int]
     mean: float  # of (group - reference) micro F1, same seed
     std: float
+    reference_setting: str = ""  # where it is not `setting`: a control, e.g. cpu-30ep
 
     @property
     def verdict(self) -> str:
@@ -268,33 +272,50 @@ class Paired:
         return "differs (95 %)" if abs(t) > T95[min(n - 1, len(T95)) - 1] else "within seed noise"
 
 
-def paired(rows: list[Row], pairs: list[tuple[str, str]]) -> list[Paired]:
-    """Each (group, reference) of the same setting, over the seeds both have."""
+def paired(rows: list[Row], pairs: list[tuple[Cell, Cell]]) -> list[Paired]:
+    """Each (group, setting) minus its reference (group, setting), over the seeds both have."""
     by_key = {(r.group, r.setting): r for r in rows}
     out = []
-    for group, reference in pairs:
-        for setting_ in dict.fromkeys(r.setting for r in rows):
-            a, b = by_key.get((group, setting_)), by_key.get((reference, setting_))
-            if not a or not b:
-                continue
-            seeds = sorted(set(a.per_seed) & set(b.per_seed))
-            if not seeds:
-                continue
-            diffs = [a.per_seed[s] - b.per_seed[s] for s in seeds]
-            out.append(Paired(group, reference, setting_, seeds, statistics.mean(diffs),
-                              statistics.stdev(diffs) if len(diffs) > 1 else 0.0))
+    for (group, setting_), (reference, reference_setting) in pairs:
+        a, b = by_key.get((group, setting_)), by_key.get((reference, reference_setting))
+        seeds = sorted(set(a.per_seed) & set(b.per_seed)) if a and b else []
+        if not seeds:
+            continue
+        diffs = [a.per_seed[s] - b.per_seed[s] for s in seeds]
+        out.append(Paired(group, reference, setting_, seeds, statistics.mean(diffs),
+                          statistics.stdev(diffs) if len(diffs) > 1 else 0.0,
+                          "" if reference_setting == setting_ else reference_setting))
     return out
 
 
-def default_pairs(experiment: str, rows: list[Row]) -> list[tuple[str, str]]:
-    """What to compare: groups with A (phase 2), schedules with simple mix (phase 3), each
-    recipe with human-only at its size (curve)."""
-    groups = list(dict.fromkeys(r.group for r in rows))
-    if experiment == "phase2":
-        return [(g, "A") for g in groups if g != "A"]
-    if experiment == "phase3":
-        return [(g, "simple-mix") for g in groups if g != "simple-mix"]
-    return [(g, f"{g.split('/')[0]}/human") for g in groups if not g.endswith("/human")]
+def default_pairs(experiment: str, rows: list[Row]) -> list[tuple[Cell, Cell]]:
+    """What to compare, within each setting: groups with A (phase 2), schedules with simple mix
+    (phase 3), each recipe with human-only at its size (curve). Then two across settings: each
+    curve recipe with human-only trained longer (setting `<its setting>-<N>ep`, the control for
+    the extra epochs of two stages), and each group of a variant setting (`cpu+frozen`,
+    `cpu-no-bbc`, `cpu-30ep`) with the same group in its base setting (`cpu`)."""
+    cells = [(r.group, r.setting) for r in rows]
+    present = set(cells)
+    settings = list(dict.fromkeys(s for _, s in cells))
+
+    def reference(group: str) -> str:
+        return {"phase2": "A", "phase3": "simple-mix"}.get(experiment) or f"{group.split('/')[0]}/human"
+
+    def variant_of(variant: str, base: str) -> bool:
+        return variant != base and variant.startswith(base) and variant[len(base)] in "+-"
+
+    out: list[tuple[Cell, Cell]] = []
+    for group, setting_ in cells:
+        ref = reference(group)
+        if group != ref:
+            out.append(((group, setting_), (ref, setting_)))
+            if experiment == "curve":
+                out += [((group, setting_), (ref, s)) for s in settings
+                        if variant_of(s, setting_) and s.endswith("ep") and (ref, s) in present]
+    for group, setting_ in cells:
+        out += [((group, setting_), (group, base)) for base in settings
+                if variant_of(setting_, base) and (group, base) in present]
+    return out
 
 
 def metrics(rows: list[Row]) -> list[str]:
@@ -311,7 +332,8 @@ def to_markdown(rows: list[Row], title: str, pairs: list[Paired] = ()) -> str:
     if pairs:
         text += "\n" + markdown_table(
             ["group", "minus", "setting", "paired seeds", "Δ micro F1 (mean ± std)", "verdict"],
-            [[p.group, p.reference, p.setting, ",".join(map(str, p.seeds)),
+            [[p.group, p.reference + (f" ({p.reference_setting})" if p.reference_setting else ""),
+              p.setting, ",".join(map(str, p.seeds)),
               f"{p.mean:+.3f} ± {p.std:.3f}", p.verdict] for p in pairs],
             "lllrrl", "Paired by seed: the difference in test micro F1")
     return text
@@ -323,19 +345,19 @@ def _spread(score: tuple[float, float], seeds: int) -> str:
 
 
 def curve_markdown(rows: list[Row], title: str) -> str:
-    """Sizes down, recipes across: micro F1 mean ± std (seeds)."""
-    recipes = list(dict.fromkeys(r.group.split("/")[1] for r in rows))
+    """Sizes down; each recipe in each setting across, so a control trained longer (human,
+    cpu-30ep) stands beside the recipe it controls: micro F1 mean ± std (seeds)."""
     settings = list(dict.fromkeys(r.setting for r in rows))
-    by_key = {(r.setting, *r.group.split("/")): r for r in rows}
+    columns = sorted(dict.fromkeys((r.group.split("/")[1], r.setting) for r in rows),
+                     key=lambda c: (_order(f"0/{c[0]}"), settings.index(c[1])))
+    by_key = {(*r.group.split("/"), r.setting): r for r in rows}
     cells = []
-    for setting_ in settings:
-        for size in sorted({int(r.group.split("/")[0]) for r in rows if r.setting == setting_}):
-            found = [by_key.get((setting_, str(size), recipe)) for recipe in recipes]
-            cells.append([str(size), setting_, *(
-                f"{_spread(r.scores['micro_f1'], len(r.seeds))} ({len(r.seeds)})"
-                if r else "-" for r in found)])
-    return markdown_table(["human sentences", "setting", *recipes], cells,
-                          "rl" + "r" * len(recipes), title)
+    for size in sorted({int(r.group.split("/")[0]) for r in rows}):
+        found = [by_key.get((str(size), recipe, setting_)) for recipe, setting_ in columns]
+        cells.append([str(size), *(f"{_spread(r.scores['micro_f1'], len(r.seeds))} ({len(r.seeds)})"
+                                   if r else "-" for r in found)])
+    return markdown_table(["human sentences", *(f"{recipe} ({setting_})" for recipe, setting_ in columns)],
+                          cells, "r" * (1 + len(columns)), title)
 
 
 def to_csv(rows: list[Row]) -> str:

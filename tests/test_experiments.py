@@ -4,7 +4,17 @@ import pytest
 from click.testing import CliRunner
 
 from core import corpora
-from core.experiments import Row, Sources, jobs, paired, prepare, report, run_queue
+from core.experiments import (
+    Row,
+    Sources,
+    curve_markdown,
+    default_pairs,
+    jobs,
+    paired,
+    prepare,
+    report,
+    run_queue,
+)
 from core.training import TrainingError
 from tests.test_training import project  # noqa: F401  (fixture)
 from tui.cli import main
@@ -93,10 +103,31 @@ def test_paired_differences_say_whether_they_exceed_seed_noise():
     clear = row("D", {1: 0.79, 2: 0.778, 3: 0.799})  # ~1.1 points lower every seed
     noisy = row("E", {1: 0.81, 2: 0.78, 3: 0.815})
     single = row("B", {1: 0.70})
-    found = {p.group: p for p in paired([a, clear, noisy, single], [("D", "A"), ("E", "A"), ("B", "A")])}
+    pairs = [((g, "cpu"), ("A", "cpu")) for g in ("D", "E", "B")]
+    found = {p.group: p for p in paired([a, clear, noisy, single], pairs)}
     assert found["D"].verdict == "differs (95 %)" and round(found["D"].mean, 3) == -0.011
     assert found["E"].verdict == "within seed noise"
     assert found["B"].verdict == "one seed: cannot tell"
+
+
+def test_curve_recipes_meet_their_epochs_control_and_variants_their_base_setting():
+    def row(group: str, setting: str, f1: float) -> Row:
+        return Row(group, setting, [1], {"micro_f1": (f1, 0.0)}, {1: f1})
+
+    rows = [row("100/human", "cpu", 0.54), row("100/two-stage", "cpu", 0.62),
+            row("100/human", "cpu-30ep", 0.61), row("1000/human", "cpu", 0.80)]
+    pairs = default_pairs("curve", rows)
+    assert pairs == [(("100/two-stage", "cpu"), ("100/human", "cpu")),  # same setting
+                     (("100/two-stage", "cpu"), ("100/human", "cpu-30ep")),  # the epochs control
+                     (("100/human", "cpu-30ep"), ("100/human", "cpu"))]  # a variant with its base
+    control = paired(rows, pairs)[1]
+    assert control.reference_setting == "cpu-30ep" and round(control.mean, 3) == 0.01
+    table = curve_markdown(rows, "curve")
+    assert "| human sentences | human (cpu) | human (cpu-30ep) | two-stage (cpu) |" in table
+    assert "| 100 | 0.540 (1) | 0.610 (1) | 0.620 (1) |" in table
+    assert "| 1000 | 0.800 (1) | - | - |" in table
+    frozen = default_pairs("phase2", [row("A", "cpu", 0.8), row("D", "cpu", 0.78), row("A", "cpu+frozen", 0.79)])
+    assert frozen == [(("D", "cpu"), ("A", "cpu")), (("A", "cpu+frozen"), ("A", "cpu"))]
 
 
 def test_queue_runs_resumes_and_tabulates(project):  # noqa: F811
@@ -140,7 +171,8 @@ def test_cli_curve_on_a_project_of_its_own_trains_two_stages_and_tabulates(proje
     rows = project.training.metrics(two_stage.id)
     assert [(r["n_distilled"], r["n_original"]) for r in rows] == [(16, 0)] * 10 + [(0, 4)]
     table = (tmp_path / "out" / "curve.md").read_text()
-    assert "| 4 | cpu-1ep |" in table and "| 8 | cpu-1ep |" in table  # sizes down, recipes across
+    assert "| human sentences | human (cpu-1ep) | two-stage (cpu-1ep) |" in table  # recipes across
+    assert "\n| 4 | " in table and "\n| 8 | " in table  # sizes down
     assert "| 8/two-stage | 8/human | cpu-1ep | 1 |" in table  # paired with human-only at its size
     silent = CliRunner().invoke(main, [*args[:-4], "--test", "", "--db", str(project.path)])
     assert silent.exit_code == 0 and "nothing to tabulate" in silent.output
