@@ -18,6 +18,7 @@ import math
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from common.tables import markdown_table
 from core import corpora, evaluate, layers, presets
@@ -372,12 +373,48 @@ def to_csv(rows: list[Row]) -> str:
     return buffer.getvalue()
 
 
-def report(store: Store, experiment: str, test: str = "conll-test") -> tuple[str, str]:
-    """The experiment's Markdown (tables and paired comparisons) and CSV, from the store."""
+def curve_png(rows: list[Row], path: str | Path) -> Path:
+    """The learning curve as a PNG: micro F1 against human sentences (log scale), a line for
+    each recipe in each setting, ± one std where there are seeds to spread.
+
+    Agg through its own canvas, not pyplot, so the caller's matplotlib backend is left alone."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(7, 4.5))
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    lines: dict[str, list[Row]] = {}
+    for row in sorted(rows, key=lambda r: _order(r.group)):
+        lines.setdefault(f"{row.group.split('/')[1]} ({row.setting})", []).append(row)
+    for label, points in lines.items():
+        sizes = [int(r.group.split("/")[0]) for r in points]
+        axes.errorbar(sizes, [r.scores["micro_f1"][0] for r in points],
+                      yerr=[r.scores["micro_f1"][1] for r in points], marker="o", capsize=3, label=label)
+    sizes = sorted({int(r.group.split("/")[0]) for r in rows})
+    axes.set_xscale("log")
+    axes.set_xticks(sizes, [str(n) for n in sizes])
+    axes.minorticks_off()
+    axes.set_xlabel("human sentences")
+    axes.set_ylabel("test micro F1")
+    axes.set_title("Learning curve (± std over seeds)")
+    axes.legend(fontsize="small", loc="lower right")
+    axes.grid(alpha=0.3)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, format="png", dpi=120, bbox_inches="tight")
+    return path
+
+
+def report(store: Store, experiment: str, test: str = "conll-test", png: Path | None = None
+           ) -> tuple[str, str]:
+    """The experiment's Markdown (tables and paired comparisons) and CSV, from the store; for
+    the curve, with `png`, its plot too, linked from the Markdown."""
     rows = results(store, experiment, test)
     title = f"{experiment}: test micro F1, mean ± std over seeds"
     markdown = to_markdown(rows, title, paired(rows, default_pairs(experiment, rows)))
     if experiment == "curve" and rows:
         title = "Learning curve: test micro F1 by human sentences, mean ± std (seeds)"
-        markdown = curve_markdown(rows, title) + "\n" + markdown
+        plot = f"![the learning curve]({curve_png(rows, png).name})\n\n" if png else ""
+        markdown = curve_markdown(rows, title) + "\n" + plot + markdown
     return markdown, to_csv(rows)

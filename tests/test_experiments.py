@@ -173,6 +173,8 @@ def test_cli_curve_on_a_project_of_its_own_trains_two_stages_and_tabulates(proje
     table = (tmp_path / "out" / "curve.md").read_text()
     assert "| human sentences | human (cpu-1ep) | two-stage (cpu-1ep) |" in table  # recipes across
     assert "\n| 4 | " in table and "\n| 8 | " in table  # sizes down
+    assert "![the learning curve](curve.png)" in table  # the plot beside the table
+    assert (tmp_path / "out" / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| 8/two-stage | 8/human | cpu-1ep | 1 |" in table  # paired with human-only at its size
     silent = CliRunner().invoke(main, [*args[:-4], "--test", "", "--db", str(project.path)])
     assert silent.exit_code == 0 and "nothing to tabulate" in silent.output

@@ -169,8 +169,8 @@ def experiment(experiment: str, preset: str, seeds: int, only: tuple[str, ...], 
     def write_tables(*_: object) -> None:
         if not scored:
             return
-        markdown, table = experiments.report(store, experiment, scored)
         out_dir.mkdir(parents=True, exist_ok=True)
+        markdown, table = experiments.report(store, experiment, scored, out_dir / f"{experiment}.png")
         command = shlex.join(["nerd", *sys.argv[1:]])  # an empty argument shows as ''
         (out_dir / f"{experiment}.md").write_text(
             f"# {experiment}\n\n- written: {datetime.now(UTC).isoformat(timespec='seconds')}\n"
