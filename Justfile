@@ -130,6 +130,8 @@ results db="experiments/nerd.db": install
     $nerd experiment phase2 --only B --out $out
     $nerd experiment phase2 --only A --freeze-embeddings --out $out  # a faster step: does it cost F1?
     teacher bbc-long-966 original-1000 bbc-long-966-pool1000
+    report teacher-bbc.md "The small-teacher default on bbc-long-966 (no gold: how its answers read)" \
+        annotations bbc-long-966-pool1000
     $nerd experiment phase2 --out $out
     $nerd experiment curve --dry-run > /dev/null  # the nested human subsets
     for n in 100 250 500; do teacher distill-1000 original-1000-first-$n distill-1000-pool$n; done
