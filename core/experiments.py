@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.plots import new_figure, save_png
 from common.tables import markdown_table
 from core import corpora, evaluate, layers, presets
 from core.schedules import PAPER_SCHEDULES
@@ -375,14 +376,9 @@ def to_csv(rows: list[Row]) -> str:
 
 def curve_png(rows: list[Row], path: str | Path) -> Path:
     """The learning curve as a PNG: micro F1 against human sentences (log scale), a line for
-    each recipe in each setting, ± one std where there are seeds to spread.
+    each recipe in each setting, ± one std where there are seeds to spread."""
 
-    Agg through its own canvas, not pyplot, so the caller's matplotlib backend is left alone."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(7, 4.5))
-    FigureCanvasAgg(figure)
+    figure = new_figure((7, 4.5))
     axes = figure.add_subplot()
     lines: dict[str, list[Row]] = {}
     for row in sorted(rows, key=lambda r: _order(r.group)):
@@ -400,10 +396,7 @@ def curve_png(rows: list[Row], path: str | Path) -> Path:
     axes.set_title("Learning curve (± std over seeds)")
     axes.legend(fontsize="small", loc="lower right")
     axes.grid(alpha=0.3)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, format="png", dpi=120, bbox_inches="tight")
-    return path
+    return save_png(figure, path)
 
 
 def report(store: Store, experiment: str, test: str = "conll-test", png: Path | None = None

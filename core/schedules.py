@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common.errors import NerdError
+from common.plots import new_figure, save_png
 
 FORMS = "pure-distilled, pure-original, simple-mix, sigmoid:K, cosine, power:N, all"
 PAPER_SCHEDULES = (
@@ -146,16 +147,11 @@ def _epoch_ticks(total_epochs: int) -> list[int]:
 
 
 def plot_png(specs: list[str], total_epochs: int, path: str | Path) -> Path:
-    """Figure 3 of the paper: w0 over the epochs, a line a schedule, written as a PNG.
-
-    Agg through its own canvas, not pyplot, so the caller's matplotlib backend is left alone."""
+    """Figure 3 of the paper: w0 over the epochs, a line a schedule, written as a PNG."""
     import matplotlib
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
 
     curves = _curves(specs, total_epochs)
-    figure = Figure(figsize=(8, 5))
-    FigureCanvasAgg(figure)
+    figure = new_figure((8, 5))
     axes = figure.add_subplot()
     colours = matplotlib.colormaps["tab20"].colors  # 20 distinct: the paper's 17 patterns fit
     for i, (name, epochs, weights) in enumerate(curves):
@@ -168,10 +164,7 @@ def plot_png(specs: list[str], total_epochs: int, path: str | Path) -> Path:
     axes.set_xticks(_epoch_ticks(total_epochs))
     axes.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))  # off the curves
     axes.grid(alpha=0.3)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, format="png", dpi=120, bbox_inches="tight")
-    return path
+    return save_png(figure, path)
 
 
 def plot_terminal(specs: list[str], total_epochs: int, width: int = 80, height: int = 20) -> str:
