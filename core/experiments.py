@@ -197,6 +197,16 @@ class Row:
     scores: dict[str, tuple[float, float]]  # metric -> (mean, std)
     per_seed: dict[int, float]  # seed -> micro F1, for paired comparisons
 
+    @property
+    def size(self) -> int:
+        """A curve point's human sentences (its group is `SIZE/RECIPE`)."""
+        return int(self.group.split("/")[0])
+
+    @property
+    def recipe(self) -> str:
+        """A curve point's recipe."""
+        return self.group.split("/")[1]
+
 
 OVERALL = ["precision", "recall", "micro_f1"]  # then each entity type's F1, named by the type
 
@@ -350,12 +360,12 @@ def curve_markdown(rows: list[Row], title: str) -> str:
     """Sizes down; each recipe in each setting across, so a control trained longer (human,
     cpu-30ep) stands beside the recipe it controls: micro F1 mean ± std (seeds)."""
     settings = list(dict.fromkeys(r.setting for r in rows))
-    columns = sorted(dict.fromkeys((r.group.split("/")[1], r.setting) for r in rows),
+    columns = sorted(dict.fromkeys((r.recipe, r.setting) for r in rows),
                      key=lambda c: (_order(f"0/{c[0]}"), settings.index(c[1])))
-    by_key = {(*r.group.split("/"), r.setting): r for r in rows}
+    by_key = {(r.size, r.recipe, r.setting): r for r in rows}
     cells = []
-    for size in sorted({int(r.group.split("/")[0]) for r in rows}):
-        found = [by_key.get((str(size), recipe, setting_)) for recipe, setting_ in columns]
+    for size in sorted({r.size for r in rows}):
+        found = [by_key.get((size, recipe, setting_)) for recipe, setting_ in columns]
         cells.append([str(size), *(f"{_spread(r.scores['micro_f1'], len(r.seeds))} ({len(r.seeds)})"
                                    if r else "-" for r in found)])
     return markdown_table(["human sentences", *(f"{recipe} ({setting_})" for recipe, setting_ in columns)],
@@ -382,12 +392,12 @@ def curve_png(rows: list[Row], path: str | Path) -> Path:
     axes = figure.add_subplot()
     lines: dict[str, list[Row]] = {}
     for row in sorted(rows, key=lambda r: _order(r.group)):
-        lines.setdefault(f"{row.group.split('/')[1]} ({row.setting})", []).append(row)
+        lines.setdefault(f"{row.recipe} ({row.setting})", []).append(row)
     for label, points in lines.items():
-        sizes = [int(r.group.split("/")[0]) for r in points]
+        sizes = [r.size for r in points]
         axes.errorbar(sizes, [r.scores["micro_f1"][0] for r in points],
                       yerr=[r.scores["micro_f1"][1] for r in points], marker="o", capsize=3, label=label)
-    sizes = sorted({int(r.group.split("/")[0]) for r in rows})
+    sizes = sorted({r.size for r in rows})
     axes.set_xscale("log")
     axes.set_xticks(sizes, [str(n) for n in sizes])
     axes.minorticks_off()
