@@ -387,7 +387,6 @@ def to_csv(rows: list[Row]) -> str:
 def curve_png(rows: list[Row], path: str | Path) -> Path:
     """The learning curve as a PNG: micro F1 against human sentences (log scale), a line for
     each recipe in each setting, ± one std where there are seeds to spread."""
-
     figure = new_figure((7, 4.5))
     axes = figure.add_subplot()
     lines: dict[str, list[Row]] = {}
