@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
+import subprocess
 from pathlib import Path
 
 
 def machine() -> str:
-    """CPU model name, cores, memory and OS: numbers compare only within one machine."""
+    """CPU model name, cores, memory, OS and any NVIDIA GPU: numbers compare only within one
+    machine, and a table trained on a GPU must not read as a CPU's."""
     cpu = "unknown CPU"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -18,4 +21,20 @@ def machine() -> str:
     except OSError:
         pass
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB, {platform.system()} {platform.release()}"
+    gpus = ", ".join(nvidia_gpus())
+    return (f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB, {platform.system()} {platform.release()}"
+            + (f", GPU: {gpus}" if gpus else ""))
+
+
+def nvidia_gpus() -> list[str]:
+    """The names nvidia-smi reports (none without the driver); asked of the driver rather than
+    torch so that a table-only command need not import torch."""
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return []
+    try:
+        out = subprocess.run([smi, "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
+                             text=True, timeout=10, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [line.strip() for line in out.splitlines() if line.strip()]

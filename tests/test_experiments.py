@@ -176,5 +176,11 @@ def test_cli_curve_on_a_project_of_its_own_trains_two_stages_and_tabulates(proje
     assert "![the learning curve](curve.png)" in table  # the plot beside the table
     assert (tmp_path / "out" / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| 8/two-stage | 8/human | cpu-1ep | 1 |" in table  # paired with human-only at its size
+    runs = len(project.training.finished_names())
+    (tmp_path / "out" / "curve.md").unlink()
+    tables = CliRunner().invoke(main, [*args, "--seeds", "2", "--tables-only"])  # seed 2 is not trained
+    assert tables.exit_code == 0, tables.output
+    assert len(project.training.finished_names()) == runs
+    assert "| 8/two-stage | 8/human | cpu-1ep | 1 |" in (tmp_path / "out" / "curve.md").read_text()
     silent = CliRunner().invoke(main, [*args[:-4], "--test", "", "--db", str(project.path)])
     assert silent.exit_code == 0 and "nothing to tabulate" in silent.output

@@ -126,13 +126,17 @@ def train_command(distilled: tuple[str, ...], original: tuple[str, ...], schedul
               help="SUBSET[@LAYER] the tables score (auto: conll-test when the project has it with gold).")
 @click.option("--encoder", default="", help="Hugging Face checkpoint dir (default: embedded MiniLM).")
 @click.option("--dry-run", is_flag=True, help="List the queue, what is done, and what it still needs.")
+@click.option("--tables-only", is_flag=True,
+              help="Write the tables from the runs finished so far and train nothing (after a stop,"
+              " or runs copied in from another machine).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("results"),
               show_default=True, help="Where EXPERIMENT.md and .csv go (rewritten after every run).")
 @db_option
 def experiment(experiment: str, preset: str, seeds: int, only: tuple[str, ...], decay: str,
                epochs: int | None, freeze_embeddings: bool | None, conll_distilled: str,
                bbc_distilled: str, original: str, curve_distilled: str, sizes: str, recipes: str,
-               dev: str, test: str, encoder: str, dry_run: bool, out_dir: Path, db: Path | None) -> None:
+               dev: str, test: str, encoder: str, dry_run: bool, tables_only: bool, out_dir: Path,
+               db: Path | None) -> None:
     """Run phase two (groups A-E), phase three (blend patterns) or the learning curve as a
     resumable queue; the tables cover every finished run of the experiment in the database."""
     from core import experiments, training
@@ -157,7 +161,7 @@ def experiment(experiment: str, preset: str, seeds: int, only: tuple[str, ...], 
         for command in needed:
             click.echo(f"needs  {command}")
         return
-    if needed:
+    if needed and not tables_only:
         raise click.ClickException("annotate first (each resumes where it stopped):\n  "
                                    + "\n  ".join(needed))
 
@@ -178,6 +182,8 @@ def experiment(experiment: str, preset: str, seeds: int, only: tuple[str, ...], 
             f"- runs: every finished `{experiment}/...` run in {store.path.name}\n\n{markdown}")
         (out_dir / f"{experiment}.csv").write_text(table)
 
+    if tables_only:
+        queue = []
     with bar(experiment) as advance:
         experiments.run_queue(store, queue, lambda i, n, job: err.print(f"[{i + 1}/{n}] {job.name}"),
                               progress=advance, on_done=write_tables)
