@@ -140,6 +140,7 @@ results db="experiments/nerd.db": install
         --pred run:distill-1000-pool1000
     $nerd experiment curve --out $out
     $nerd experiment curve --recipes human --epochs 30 --out $out  # two stages train 30 epochs: the control
+    $nerd experiment phase2 --preset paper --decay off --only A --only E --out $out  # the paper's headline setting
     $nerd experiment phase2 --preset paper --decay on --only A --only E --seeds 1 --out $out
     $nerd experiment phase3 --only simple-mix --only sigmoid:8 --only sigmoid:32 --only power:0.2 \
         --only power:1 --only cosine --only all --out $out
