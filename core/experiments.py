@@ -25,7 +25,7 @@ from common.tables import markdown_table
 from core import corpora, evaluate, layers, presets
 from core.schedules import PAPER_SCHEDULES
 from core.store import Store
-from core.training import TrainConfig, TrainingError, train
+from core.training import TrainConfig, TrainingBusy, TrainingError, train
 
 EXPERIMENTS = ("phase2", "phase3", "curve")
 CURVE_SIZES = (100, 250, 500, 1000)
@@ -176,13 +176,20 @@ def prepare(store: Store, experiment: str, queue: list[Job], sources: Sources,
 
 
 def run_queue(store: Store, queue: list[Job], on_job: Callable[[int, int, Job], None] | None = None,
-              progress=None, on_done: Callable[[Job, int], None] | None = None) -> list[tuple[Job, int]]:
-    """Train every job in turn (a finished one returns at once); `on_done` after each."""
+              progress=None, on_done: Callable[[Job, int], None] | None = None,
+              on_busy: Callable[[Job], None] | None = None) -> list[tuple[Job, int]]:
+    """Train every job in turn (a finished one returns at once); `on_done` after each. A job
+    another process is training is left to it (`on_busy`), so several workers can share a queue."""
     done = []
     for i, job in enumerate(queue):
         if on_job:
             on_job(i, len(queue), job)
-        run = train(store, job.config, job.name, progress=progress)
+        try:
+            run = train(store, job.config, job.name, progress=progress)
+        except TrainingBusy:
+            if on_busy:
+                on_busy(job)
+            continue
         done.append((job, run))
         if on_done:
             on_done(job, run)

@@ -17,12 +17,14 @@ the checkpoints and the model.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
 import random
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -120,6 +122,10 @@ class TrainingError(NerdError, ValueError):
     """A training set-up that can't run; the message says which option to change."""
 
 
+class TrainingBusy(TrainingError):
+    """Another process is training this run right now."""
+
+
 def _layer_examples(store: Store, spec: str, kind: str, only: str = "all") -> list[Example]:
     subset, _, layer = spec.partition("@")
     subset_id = corpora.resolve_subset(store, subset)
@@ -211,10 +217,27 @@ def batches(examples: list[Row], size: int, bucket: bool, rng: random.Random) ->
 def find_or_create(store: Store, config: TrainConfig, name: str, root: Path) -> int:
     """The run of this name whose config has the same identity, else a new one."""
     wanted = identity(asdict(config))
-    for run in store.training.named(name):
-        if identity(run.config) == wanted:
-            return run.id
-    return store.training.create(name, asdict(config), str(root))
+    with store.transaction():  # one writer at a time: two workers starting together make one run
+        for run in store.training.named(name):
+            if identity(run.config) == wanted:
+                return run.id
+        return store.training.create(name, asdict(config), str(root))
+
+
+@contextmanager
+def exclusive(folder: Path, name: str) -> Iterator[None]:
+    """Hold the run's lock while it trains, so a second process on the same run (workers
+    sharing one queue) is told at once instead of overwriting its checkpoints. The OS drops
+    the lock when its process dies, so a crashed run still resumes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "train.lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise TrainingBusy(f"training run {name!r} is being trained by another process (it"
+                               f" holds {folder / 'train.lock'}); wait for it, or give this one"
+                               " other runs") from None
+        yield
 
 
 def train(store: Store, config: TrainConfig, name: str = "", root: Path | None = None,
@@ -240,19 +263,21 @@ def train_epochs(store: Store, config: TrainConfig, name: str = "", root: Path |
     if done:
         yield TrainingEnded(run, "finished")
         return
-    folder = Path(store.training.run(run).checkpoint_dir)
+    record = store.training.run(run)
+    folder = Path(record.checkpoint_dir)
     status = "failed"
-    if main:
-        store.training.set_status(run, "running")
-    try:
-        yield from _epochs(store, config, run, folder, schedule, distilled, original)
-        status = "finished"
-    except (GeneratorExit, KeyboardInterrupt):  # closed early, or Ctrl-C
-        status = "cancelled"
-        raise
-    finally:
+    with exclusive(folder, record.name) if main else nullcontext():
         if main:
-            store.training.set_status(run, status)
+            store.training.set_status(run, "running")
+        try:
+            yield from _epochs(store, config, run, folder, schedule, distilled, original)
+            status = "finished"
+        except (GeneratorExit, KeyboardInterrupt):  # closed early, or Ctrl-C
+            status = "cancelled"
+            raise
+        finally:
+            if main:
+                store.training.set_status(run, status)
     yield TrainingEnded(run, status)
 
 

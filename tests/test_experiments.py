@@ -184,3 +184,38 @@ def test_cli_curve_on_a_project_of_its_own_trains_two_stages_and_tabulates(proje
     assert "| 8/two-stage | 8/human | cpu-1ep | 1 |" in (tmp_path / "out" / "curve.md").read_text()
     silent = CliRunner().invoke(main, [*args[:-4], "--test", "", "--db", str(project.path)])
     assert silent.exit_code == 0 and "nothing to tabulate" in silent.output
+
+
+def test_a_job_another_process_is_training_is_left_to_it(project, tmp_path):  # noqa: F811
+    """Workers sharing a queue: the run's lock is held by another process, so this one refuses
+    to train it (`nerd train` says so) and a queue goes on to its next job; once that process
+    is gone the run trains here."""
+    import subprocess
+    import sys
+
+    from core.training import TrainingBusy, find_or_create, train
+
+    base = {"dev": "", "test": "held", "epochs": 1}
+    queue = jobs("phase2", Sources("dist@lexicon:orig", "", "orig"), preset="cpu", seeds=1,
+                 only=["A", "B"], base=base)
+    busy = queue[0]
+    run = find_or_create(project, busy.config, busy.name, project.path.parent / "runs")
+    lock = tmp_path / "runs" / f"train-{run}" / "train.lock"
+    lock.parent.mkdir(parents=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'w');"
+         " fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(120)", str(lock)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(TrainingBusy, match=f"{busy.name!r} is being trained by another process"):
+            train(project, busy.config, busy.name)
+        left = []
+        done = run_queue(project, queue, on_busy=left.append)
+        assert left == [busy] and [job for job, _ in done] == [queue[1]]
+        assert project.training.run(run).status != "finished"
+    finally:
+        holder.kill()
+        holder.wait()
+    assert train(project, busy.config, busy.name) == run  # the same run, now trained here
+    assert project.training.run(run).status == "finished"

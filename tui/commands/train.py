@@ -186,7 +186,8 @@ def experiment(experiment: str, preset: str, seeds: int, only: tuple[str, ...], 
         queue = []
     with bar(experiment) as advance:
         experiments.run_queue(store, queue, lambda i, n, job: err.print(f"[{i + 1}/{n}] {job.name}"),
-                              progress=advance, on_done=write_tables)
+                              progress=advance, on_done=write_tables,
+                              on_busy=lambda job: err.print(f"  left to the process training it: {job.name}"))
     write_tables()
     if scored:
         click.echo((out_dir / f"{experiment}.md").read_text())
