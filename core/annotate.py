@@ -173,7 +173,7 @@ def record(store: Store, run: int, sentence: StoredSentence, answers: list[tuple
     """Parse, vote, align and commit one sentence's answer(s); returns the parse status.
 
     With several samples, an entity is kept when at least `threshold` of them name it; its
-    share of the votes is its confidence, which training can filter on. With a pool memory,
+    share of the votes is its confidence, which review orders by. With a pool memory,
     its matches are tagged first and the teacher's entities fill the rest. `schema` (the run's,
     read once by the caller) resolves the answer's keys; a key it doesn't know is a problem.
     """
