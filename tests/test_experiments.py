@@ -210,6 +210,11 @@ def test_a_job_another_process_is_training_is_left_to_it(project, tmp_path):  # 
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(TrainingBusy, match=f"{busy.name!r} is being trained by another process"):
             train(project, busy.config, busy.name)
+        cli = CliRunner().invoke(main, [
+            "experiment", "phase2", "--only", "A", "--seeds", "1", "--epochs", "1", "--original", "orig",
+            "--conll-distilled", "dist@lexicon:orig", "--bbc-distilled", "", "--test", "held",
+            "--out", str(tmp_path / "out"), "--db", str(project.path)])
+        assert cli.exit_code == 0 and f"another process is training {busy.name}" in cli.output, cli.output
         left = []
         done = run_queue(project, queue, on_busy=left.append)
         assert left == [busy] and [job for job, _ in done] == [queue[1]]

@@ -167,8 +167,8 @@ def experiment(experiment: str, preset: str, seeds: int, only: tuple[str, ...], 
 
     scored = training.measure_spec(store, test, "conll-test")
     if not scored:
-        err.print("no test set with labels (--test): the runs are trained and kept, but there is"
-                  " nothing to tabulate")
+        err.print("no test set with labels (--test): " + ("nothing to tabulate" if tables_only else
+                  "the runs are trained and kept, but there is nothing to tabulate"))
 
     def write_tables(*_: object) -> None:
         if not scored:
@@ -182,12 +182,11 @@ def experiment(experiment: str, preset: str, seeds: int, only: tuple[str, ...], 
             f"- runs: every finished `{experiment}/...` run in {store.path.name}\n\n{markdown}")
         (out_dir / f"{experiment}.csv").write_text(table)
 
-    if tables_only:
-        queue = []
-    with bar(experiment) as advance:
-        experiments.run_queue(store, queue, lambda i, n, job: err.print(f"[{i + 1}/{n}] {job.name}"),
-                              progress=advance, on_done=write_tables,
-                              on_busy=lambda job: err.print(f"  left to the process training it: {job.name}"))
+    if not tables_only:
+        with bar(experiment) as advance:
+            experiments.run_queue(store, queue, lambda i, n, job: err.print(f"[{i + 1}/{n}] {job.name}"),
+                                  progress=advance, on_done=write_tables,
+                                  on_busy=lambda job: err.print(f"  another process is training {job.name}"))
     write_tables()
     if scored:
         click.echo((out_dir / f"{experiment}.md").read_text())
