@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -79,6 +80,7 @@ def test_checkpoint_loads_in_transformers_pipeline(project):
     from transformers import AutoConfig
 
     assert AutoConfig.from_pretrained(f"{folder}/model").id2label[1] == "B-LOC"
+    assert not Path(folder, "checkpoint.pt").exists()  # a finished run keeps the model, not its resume state
 
 
 def test_loss_blend_shows_everything_with_weights(project):
