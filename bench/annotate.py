@@ -11,12 +11,14 @@ import tempfile
 from pathlib import Path
 
 from bench.common import conll_train_sample, header, teacher_arguments, write
-from core import evaluate, quality
-from core.annotate import RunConfig, annotate, open_run
-from core.progress import bar
-from core.prompts import build
+from core.data import evaluate
 from core.store import Store
+from core.teacher import quality
+from core.teacher.annotate import annotate
+from core.teacher.prompts import build
+from core.teacher.runs import RunConfig, open_run
 from models.llama_backend import LlamaBackend
+from tui.render import bar
 
 
 def main() -> None:

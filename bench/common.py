@@ -54,7 +54,7 @@ def teacher_arguments(sentences: int) -> argparse.Namespace:
 def conll_train_sample(store, data: str | None, size: int, name: str = "bench", seed: int = 2024) -> None:
     """CoNLL-2003 train into the store and a seeded subset `name` of it."""
     from common.paths import data_dir
-    from core import corpora
+    from core.data import corpora
 
     folder = data_dir(data, "conll2003/train.txt")
     corpora.import_conll(store, folder / "conll2003" / "train.txt", "conll-train")

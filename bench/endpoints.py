@@ -24,13 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.common import conll_train_sample, header, write
-from core.annotate import RunConfig, annotate, open_run
-from core.progress import bar
-from core.prompts import build
 from core.store import Store
+from core.teacher.annotate import annotate
+from core.teacher.prompts import build
+from core.teacher.runs import RunConfig, open_run
 from models.endpoints import Endpoints
 from models.llm import Backend
 from models.openai_backend import OpenAIBackend
+from tui.render import bar
 
 
 @dataclass

@@ -22,9 +22,9 @@ from pathlib import Path
 from bench.common import checkpoint_arguments, header, write
 from common.paths import data_dir, db_path
 from common.tags import spans
-from core import deploy
-from core.conll import read_conll
-from core.evaluate import evaluate
+from core.data.conll import read_conll
+from core.data.evaluate import evaluate
+from core.ship import deploy
 from core.store import Store
 
 SPACY = Path(__file__).resolve().parent.parent / ".bench-spacy"

@@ -14,8 +14,8 @@ def main(checkpoint: str, conll: str) -> None:
     import torch
     from transformers import pipeline
 
-    from core.conll import read_conll
-    from core.evaluate import evaluate
+    from core.data.conll import read_conll
+    from core.data.evaluate import evaluate
 
     torch.set_num_threads(torch.get_num_threads())
     tagger = pipeline("token-classification", model=checkpoint, aggregation_strategy="first",

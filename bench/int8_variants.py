@@ -20,8 +20,8 @@ from pathlib import Path
 from bench.common import checkpoint_arguments, header, write
 from bench.eval import nerd_eval, pipeline_eval
 from common.paths import data_dir, db_path
-from core import deploy
-from core.conll import read_conll
+from core.data.conll import read_conll
+from core.ship import deploy
 from core.store import Store
 
 INT8_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8", "avx512f", "avx2")

@@ -13,12 +13,12 @@ import time
 from pathlib import Path
 
 from bench.common import conll_train_sample, header, teacher_arguments, write
-from core import corpora
-from core.progress import bar
-from core.prompts import build
+from core.data import corpora
 from core.store import Store
+from core.teacher.prompts import build
 from models.llama_backend import InProcessLlama, LlamaBackend
 from models.llm import Request
+from tui.render import bar
 
 
 def timed(factory):

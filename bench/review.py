@@ -36,11 +36,14 @@ from pathlib import Path
 from bench.common import header, write
 from common.tables import markdown_table
 from common.tags import spans
-from core import corpora, review
-from core.annotate import import_llm_output
-from core.labels import CONLL
-from core.review import Caret
+from core.data import corpora
+from core.data.schema import CONLL
+from core.review import caret as motions
+from core.review.caret import Caret
+from core.review.items import relabel, unlabel
+from core.review.session import ReviewSession
 from core.store import Store
+from core.teacher.llm_output import import_llm_output
 
 
 @dataclass(frozen=True)
@@ -145,20 +148,20 @@ def _old_extend(step: int) -> Move:
 
 
 OLD_MOVES: dict[str, Move] = {
-    "right": lambda c, tokens, tags: review.move(c, tokens, 1),
-    "left": lambda c, tokens, tags: review.move(c, tokens, -1),
-    "shift+right": lambda c, tokens, tags: review.extend(c, tokens, tags, 1),
-    "shift+left": lambda c, tokens, tags: review.extend(c, tokens, tags, -1),
+    "right": lambda c, tokens, tags: motions.move(c, tokens, 1),
+    "left": lambda c, tokens, tags: motions.move(c, tokens, -1),
+    "shift+right": lambda c, tokens, tags: motions.extend(c, tokens, tags, 1),
+    "shift+left": lambda c, tokens, tags: motions.extend(c, tokens, tags, -1),
     "escape": lambda c, tokens, tags: Caret(c.cursor),
 }
 NEW_MOVES: dict[str, Move] = {
     **OLD_MOVES,
-    "tab": lambda c, tokens, tags: review.next_entity(c, tags, 1),
-    "shift+tab": lambda c, tokens, tags: review.next_entity(c, tags, -1),
-    "w": lambda c, tokens, tags: review.next_capitalised(c, tokens, 1),
-    "b": lambda c, tokens, tags: review.next_capitalised(c, tokens, -1),
-    "home": lambda c, tokens, tags: review.to_edge(tokens, end=False),
-    "end": lambda c, tokens, tags: review.to_edge(tokens, end=True),
+    "tab": lambda c, tokens, tags: motions.next_entity(c, tags, 1),
+    "shift+tab": lambda c, tokens, tags: motions.next_entity(c, tags, -1),
+    "w": lambda c, tokens, tags: motions.next_capitalised(c, tokens, 1),
+    "b": lambda c, tokens, tags: motions.next_capitalised(c, tokens, -1),
+    "home": lambda c, tokens, tags: motions.to_edge(tokens, end=False),
+    "end": lambda c, tokens, tags: motions.to_edge(tokens, end=True),
 }
 BEFORE = KeySet("before", OLD_MOVES, snap=True)
 AFTER = KeySet("after", NEW_MOVES, snap=True)
@@ -218,10 +221,10 @@ def plan(keys: KeySet, tokens: list[str], tags: list[str], gold: list[str]) -> l
             action, s, e, kind = edit
             if action == "label":
                 start, end = _target(keys, caret, current)
-                current = review.relabel(current, start, end, kind)
+                current = relabel(current, start, end, kind)
                 pressed += [*path, KEY_OF[kind]]
             else:
-                current = review.unlabel(current, caret.cursor)
+                current = unlabel(current, caret.cursor)
                 pressed += [*path, "d"]
             caret = Caret(caret.cursor)
         if current == gold and (best is None or len(pressed) < len(best)):
@@ -255,7 +258,7 @@ def measure(folder: Path) -> list[dict]:
     for keys in (BEFORE, AFTER, OLD_RULES):
         db, run = build(folder, keys.name.replace(" ", "").replace(",", "-"))
         with Store(db) as store:
-            items = review.ReviewSession(store, run).items
+            items = ReviewSession(store, run).items
         plans = [plan(keys, item.tokens, item.run_tags, item.gold) for item in items]
         if keys is not OLD_RULES:  # the old rules are not today's app: planned only
             asyncio.run(play(db, plans))

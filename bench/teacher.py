@@ -15,14 +15,16 @@ from pathlib import Path
 
 from bench.common import header, write
 from common.paths import data_dir
-from core import corpora, evaluate, quality
-from core.annotate import RunConfig, annotate, build_prompt, open_run
-from core.pipeline import SEED
-from core.progress import bar
+from core.data import corpora, evaluate
+from core.jobs.demo import SEED
 from core.store import Store
+from core.teacher import quality
+from core.teacher.annotate import annotate
+from core.teacher.runs import RunConfig, build_prompt, open_run
 from models.llama_backend import LlamaBackend
+from tui.render import bar
 
-SMALL = {"neighbours": 8, "all_types": True, "memory": True}  # core.annotate.small_teacher
+SMALL = {"neighbours": 8, "all_types": True, "memory": True}  # core.teacher.annotate.small_teacher
 VARIANTS = {
     "paper standard prompt": {},
     "+ 8 nearest neighbours": {"neighbours": 8},

@@ -15,10 +15,13 @@ from pathlib import Path
 
 from bench.common import header, write
 from common.paths import data_dir
-from core import corpora, evaluate, layers, presets
-from core.pipeline import CONLL_SPLITS, SEED
+from core import layers
+from core.data import corpora, evaluate
+from core.jobs.demo import CONLL_SPLITS, SEED
 from core.store import Store
-from core.training import TrainConfig, train
+from core.student import presets
+from core.student.config import TrainConfig
+from core.student.training import train
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from bench.common import conll_train_sample, header, write
 from common.tables import markdown_table
 from core import layers
-from core.labels import CONLL
+from core.data.schema import CONLL
 from core.store import Store
 
 VARIANTS = [("plain", False), ("fused", False), ("plain", True), ("fused", True)]
@@ -72,10 +72,10 @@ def step_times(planned, optimizer_kind: str, frozen: bool, steps: int, warmup: i
 
 def group_a(db: Path) -> str:
     """Phase two's group A by setting (trained vs frozen embeddings), from an experiments database."""
-    from core import experiments
+    from core.jobs import results
 
     with Store(db) as store:
-        rows = [r for r in experiments.results(store, "phase2") if r.group == "A"]
+        rows = [r for r in results.results(store, "phase2") if r.group == "A"]
     cells = [[r.setting, ",".join(map(str, r.seeds)),
               f"{r.scores['micro_f1'][0]:.3f} ± {r.scores['micro_f1'][1]:.3f}"] for r in rows]
     return markdown_table(["setting", "seeds", "test micro F1"], cells, "llr",

@@ -1,6 +1,6 @@
 """IOB tags: pure functions over tag sequences, shared by every layer.
 
-They hold for any entity types; which types a project has is its label schema (`core.labels`).
+They hold for any entity types; which types a project has is its label schema (`core.data.labels`).
 """
 
 from __future__ import annotations

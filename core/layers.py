@@ -9,22 +9,23 @@ teacher's dict and aligned back: the ceiling of any dict-answering teacher) and
 
 from __future__ import annotations
 
-from common.errors import NerdError
-from core.align import align, entities_of
-from core.corpora import NotFound, resolve_subset, subset_id, subset_sentences
-from core.evaluate import Report, evaluate
-from core.memory import Memory
+from core.data.corpora import (
+    NotFound,
+    SubsetError,
+    recorded_subset,
+    resolve_subset,
+    subset_id,
+    subset_sentences,
+)
+from core.data.evaluate import Report, evaluate
+from core.specs import Layer as LayerSpec
+from core.specs import LayerError, Spec, as_layer, as_spec
 from core.store import Store
 from core.store.corpora import StoredSentence
+from core.teacher.align import align, entities_of
+from core.teacher.memory import Memory
 
 Layer = dict[int, list[str]]
-
-
-class LayerError(NerdError, ValueError):
-    """An unknown or empty layer; the message lists the forms that exist."""
-
-
-FORMS = "gold, run:N, review:N, pred:N, roundtrip, lexicon:SUBSET"
 
 
 def run_id(store: Store, ref: str, table: str = "annotation_runs") -> int:
@@ -52,7 +53,7 @@ def reviewed_ids(store: Store, run: int) -> set[int]:
     return set(store.reviews.latest(run))
 
 
-def labelled(store: Store, spec: str) -> list[StoredSentence]:
+def labelled(store: Store, spec: str | Spec) -> list[StoredSentence]:
     """SUBSET[@LAYER]'s sentences that the layer labels (default gold), its tags as `.gold`.
 
     Human labels only: a `review:N` layer gives just the sentences a person reviewed, so a
@@ -60,11 +61,11 @@ def labelled(store: Store, spec: str) -> list[StoredSentence]:
     """
     from dataclasses import replace
 
-    subset, _, layer = spec.partition("@")
-    sentences = list(subset_sentences(store, resolve_subset(store, subset)))
-    tags = load(store, layer or "gold", sentences)
-    if layer.startswith("review:"):
-        keep = reviewed_ids(store, run_id(store, layer.split(":", 1)[1]))
+    spec = with_subset(store, as_spec(spec))
+    sentences = list(subset_sentences(store, resolve_subset(store, spec.subset)))
+    tags = load(store, spec.layer, sentences)
+    if spec.layer.kind == "review":
+        keep = reviewed_ids(store, run_id(store, spec.layer.ref))
         tags = {sid: t for sid, t in tags.items() if sid in keep}
     return [replace(s, gold=tags[s.id]) for s in sentences if s.id in tags]
 
@@ -75,11 +76,7 @@ def sample_labelled(store: Store, spec: str, name: str, size: int, seed: int = 1
     N) or SUBSET@LAYER. The held-out split a project without gold scores against."""
     import random
 
-    from core.corpora import SubsetError, recorded_subset
-
-    if spec.startswith("review:"):
-        run = store.annotations.run(run_id(store, spec.split(":", 1)[1]))
-        spec = f"{store.corpora.subset(run.subset_id).name}@{spec}"
+    spec = str(with_subset(store, as_spec(spec)))
     params = {"from": spec, "size": size, "seed": seed, "exclude": sorted(exclude)}
     if (recorded := recorded_subset(store, name, params, "; choose another --name")) is not None:
         return recorded
@@ -89,7 +86,7 @@ def sample_labelled(store: Store, spec: str, name: str, size: int, seed: int = 1
     if size > len(candidates):
         raise SubsetError(f"{spec} labels {len(candidates)} eligible sentences, fewer than --size {size};"
                           " review more sentences or ask for fewer")
-    source = store.corpora.subset(resolve_subset(store, spec.partition("@")[0]))
+    source = store.corpora.subset(resolve_subset(store, as_spec(spec).subset))
     chosen = random.Random(seed).sample(candidates, size)
     return store.corpora.add_subset(name, source.dataset_id, seed, params, chosen)
 
@@ -100,10 +97,20 @@ def lexicon(sentences: list[StoredSentence], source: list[StoredSentence]) -> La
     return {s.id: memory.tags(s.tokens, s.id) for s in sentences}
 
 
-def load(store: Store, spec: str, sentences: list[StoredSentence]) -> Layer:
-    """Resolve a layer spec over the given sentences (sentence id -> IOB2 tags)."""
+def with_subset(store: Store, spec: Spec) -> Spec:
+    """A bare `review:N` or `run:N` as SUBSET@LAYER, SUBSET the run's own subset."""
+    if spec.subset:
+        return spec
+    run = store.annotations.run(run_id(store, spec.layer.ref))
+    return Spec(store.corpora.subset(run.subset_id).name, spec.layer, explicit=True)
+
+
+def load(store: Store, layer: str | LayerSpec, sentences: list[StoredSentence]) -> Layer:
+    """Resolve a layer over the given sentences (sentence id -> IOB2 tags)."""
     wanted = {s.id for s in sentences}
-    kind, _, ref = spec.partition(":")
+    parsed = as_layer(layer)
+    kind, ref = parsed.kind, parsed.ref
+    layer: Layer
     if kind == "gold":
         layer = {s.id: s.gold for s in sentences if s.gold is not None}
     elif kind == "run":
@@ -118,14 +125,12 @@ def load(store: Store, spec: str, sentences: list[StoredSentence]) -> Layer:
                                    for t in ts]).tags
             for s in sentences if s.gold is not None
         }
-    elif kind == "lexicon" and ref:
+    else:  # lexicon: Layer.parse admits no other kind
         layer = lexicon(sentences, list(subset_sentences(store, subset_id(store, ref))))
-    else:
-        raise LayerError(f"unknown layer {spec!r}; use one of: {FORMS}")
     return layer
 
 
-def score(store: Store, subset: str, gold: str, predicted: list[str]) -> dict[str, Report]:
+def score(store: Store, subset: str, gold: str | LayerSpec, predicted: list[str]) -> dict[str, Report]:
     """One report per predicted layer, over the sentences it shares with the reference."""
     sentences = list(subset_sentences(store, resolve_subset(store, subset)))
     reference = load(store, gold, sentences)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from models.endpoints import Endpoint, Endpoints
+from models.llama_backend import LlamaBackend
 from models.llm import Backend, BackendError
-
-if TYPE_CHECKING:
-    from models.endpoints import Endpoint
+from models.openai_backend import OpenAIBackend
 
 NAMES = ("llama-cpp", "openai")
 
@@ -22,12 +20,9 @@ def open_backend(name: str, model: str = "", base_url: str | None = None,
     if name == "llama-cpp":
         if endpoints:
             raise BackendError("--base-url and --endpoints are for --backend openai")
-        from models.llama_backend import LlamaBackend
 
         return LlamaBackend(model or None)
     if name == "openai":
-        from models.openai_backend import OpenAIBackend
-
         model = model or "gpt-4-0125-preview"
         if not endpoints:
             return OpenAIBackend(model, base_url=base_url, concurrency=concurrency, timeout=timeout)
@@ -36,7 +31,6 @@ def open_backend(name: str, model: str = "", base_url: str | None = None,
                     for e, n in zip(endpoints, each, strict=True)]
         if len(backends) == 1:
             return backends[0]
-        from models.endpoints import Endpoints
 
         return Endpoints(backends, each)
     raise BackendError(f"unknown backend {name!r}; use {' or '.join(NAMES)}")

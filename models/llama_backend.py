@@ -28,6 +28,16 @@ from pathlib import Path
 from typing import Any
 
 from common.paths import cache_dir
+from models.constrained import PatternConstraint
+from models.llama_build import (
+    REBUILD_HINT,
+    check,
+    compiled_features,
+    describe,
+    installed_system_info,
+    report,
+    this_cpu,
+)
 from models.llm import BackendError, Completion, Request, one_at_a_time
 
 EMBEDDED_GGUF = "gemma3-270m-q4_k_m.gguf"
@@ -90,8 +100,6 @@ class InProcessLlama:
         constraint = None
         if request.pattern:
             from llama_cpp import LogitsProcessorList
-
-            from models.constrained import PatternConstraint
 
             self._constraint = self._constraint or PatternConstraint(self.llm)
             constraint = LogitsProcessorList(
@@ -196,8 +204,6 @@ class LlamaBackend:
         return value
 
     def _crashed(self) -> LlamaCrashed:
-        from models.llama_build import REBUILD_HINT, describe, installed_system_info, this_cpu
-
         if not self._system_info:  # it died loading: ask the library here (no kernel runs)
             with contextlib.suppress(Exception):
                 self._system_info = installed_system_info()
@@ -265,8 +271,6 @@ def _serve() -> None:
         try:
             if message[0] == "load":
                 llm = InProcessLlama(*message[1:])
-                from models.llama_build import installed_system_info
-
                 _send(replies, ("ok", installed_system_info()))
             elif llm is None:
                 _send(replies, ("error", "no model loaded"))
@@ -280,5 +284,29 @@ def _serve() -> None:
         llm.close()
 
 
+def smoke() -> list[str]:
+    """One completion of the embedded model in a watched child process."""
+    try:
+        backend = LlamaBackend()
+        try:
+            text = backend.complete(Request("The capital of France is", max_tokens=4)).text
+        finally:
+            backend.close()
+    except BackendError as exc:
+        return [str(exc)]
+    return [] if text is not None else ["the smoke completion returned nothing"]
+
+
+def verify() -> int:
+    """The install's last step: the build check (`llama_build check`), then one completion."""
+    problems = check() or smoke()
+    if not problems:
+        print(f"llama.cpp runtime ok on {this_cpu().model}: "
+              f"{' '.join(sorted(compiled_features(installed_system_info())))}")
+    return report(problems)
+
+
 if __name__ == "__main__" and sys.argv[1:] == ["--serve"]:
     _serve()
+elif __name__ == "__main__" and sys.argv[1:] == ["verify"]:
+    sys.exit(verify())

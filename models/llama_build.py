@@ -7,8 +7,9 @@ native, keeps its own wheel per (version, flags, CPU) because pip's cache ignore
 and checks the result here: the compiled-in features that `llama_print_system_info()` reports
 must include no AMX and nothing this CPU lacks, and one completion must run in a child process.
 
-Stdlib only at import time, so `key` runs before llama-cpp-python is installed.
-Usage: python -m models.llama_build key|cmake-args|check|verify
+Stdlib only at import time, so `key` runs before llama-cpp-python is installed, and the
+backend (`models.llama_backend`, whose `verify` adds the completion) can import it.
+Usage: python -m models.llama_build key|cmake-args|check
 """
 
 from __future__ import annotations
@@ -122,22 +123,6 @@ def check() -> list[str]:
     return []
 
 
-def smoke() -> list[str]:
-    """One completion of the embedded model in a watched child process."""
-    from models.llama_backend import LlamaBackend
-    from models.llm import BackendError, Request
-
-    try:
-        backend = LlamaBackend()
-        try:
-            text = backend.complete(Request("The capital of France is", max_tokens=4)).text
-        finally:
-            backend.close()
-    except BackendError as exc:
-        return [str(exc)]
-    return [] if text is not None else ["the smoke completion returned nothing"]
-
-
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else "check"
     if command == "key":
@@ -146,15 +131,16 @@ def main(argv: list[str]) -> int:
     if command == "cmake-args":
         print(cmake_args())
         return 0
-    if command not in {"check", "verify"}:
+    if command != "check":
         print(__doc__, file=sys.stderr)
         return 2
-    problems = check() or (smoke() if command == "verify" else [])
+    return report(check())
+
+
+def report(problems: list[str]) -> int:
+    """Print each problem as an `error:` line; the exit status."""
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
-    if not problems and command == "verify":
-        print(f"llama.cpp runtime ok on {this_cpu().model}: "
-              f"{' '.join(sorted(compiled_features(installed_system_info())))}")
     return 1 if problems else 0
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from models.encoder import EncoderError, load_classifier, load_tokenizer, windows
-from models.runtime import MODEL_FILE, onnx_feed
+from models.runtime import MODEL_FILE, Tagger, onnx_feed
 
 CHECK_FILE = "nerd_export.json"
 SCHEMA_KEY = "label_schema"  # the project's label schema (its JSON) beside the check, when known
@@ -137,7 +137,6 @@ def after_activation(model_file: Path) -> list[str]:
 
 def batch_agreement(bundle: Path, sentences: list[list[str]]) -> float:
     """Share of sentences tagged the same alone (batch 1) and among others (batch 32)."""
-    from models.runtime import Tagger
 
     tagger = Tagger(bundle)
     alone, batched = tagger.tag(sentences, batch_size=1), tagger.tag(sentences, batch_size=32)
@@ -152,8 +151,6 @@ def quantize(out: str | Path, dev: list[list[str]], score: Callable[[list[list[s
     the bundle's tags of the `dev` sentences (the caller's dev F1); batch-1 against batch-32
     agreement is measured on the calibration sentences too."""
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
-
-    from models.runtime import Tagger
 
     out = Path(out)
     fp32 = out / "model_fp32.onnx"

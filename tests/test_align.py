@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from core.align import (
+from core.teacher.align import (
     CASELESS,
     CONTRACTED,
     EXPANDED,

@@ -10,11 +10,13 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from core import corpora
-from core.annotate import RunConfig, annotate, import_llm_output, open_run
-from core.conll import CorpusError
-from core.prompts import build
+from core.data import corpora
+from core.data.conll import CorpusError
 from core.store import Store
+from core.teacher.annotate import annotate
+from core.teacher.llm_output import import_llm_output
+from core.teacher.prompts import build
+from core.teacher.runs import RunConfig, open_run
 from models.openai_backend import OpenAIBackend
 from tests.conftest import kill_when
 from tests.fault_server import FaultServer
@@ -99,6 +101,7 @@ def test_openai_backend_against_real_llama_server(tiny, llama_server):
     assert len(rows) == 5 and all(r[1].strip() for r in rows)
 
 
+@pytest.mark.server
 def test_failing_teacher_leaves_run_resumable(tiny):
     prompt = build("standard")
     with FaultServer(route=lambda request: "500") as broken:
@@ -171,9 +174,10 @@ def test_annotate_with_missing_model_is_a_clear_error(tmp_path):
     assert "none.gguf: no such GGUF file" in result.output
 
 
+@pytest.mark.server
 def test_events_say_where_a_run_stands_and_how_it_ended(tiny):
     """A limit leaves it partial, stopping the iteration cancels it, the rest finishes it."""
-    from core.annotate import Ended, Progressed, annotate_events
+    from core.teacher.annotate import Ended, Progressed, annotate_events
 
     prompt = build("standard")
     config = RunConfig(subset="tiny", backend="openai", model="m")

@@ -7,11 +7,8 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from tests import conftest
 from tests.conftest import write_bad
 from tui.cli import main
-
-nerd = conftest.nerd  # the CLI fixture lives in conftest; this name stays for modules that import it
 
 
 def test_import_sample_stats_export_report(nerd, conll_file, tmp_path):

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from common.tags import spans
-from core.conll import CorpusError, parse_conll, read_conll, write_conll, write_jsonl
+from core.data.conll import CorpusError, parse_conll, read_conll, write_conll, write_jsonl
 from tests.conftest import write_bad
 
 

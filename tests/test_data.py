@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core import corpora
+from core.data import corpora
 from tests.conftest import shared_data
 
 DATA = shared_data()
@@ -42,13 +42,13 @@ def test_dict_round_trip_ceiling_on_all_of_train(store):
 def test_bbc_counts_and_offsets(store):
     """The demo's BBC import (headline first, as BBC's files are) keeps its counts, and every
     token is its article's text between its stored offsets (issue 12)."""
-    from core import pipeline
-    from core.ingest import ARTICLES, read_source
-    from core.text import normalise_quotes
+    from core.data.ingest import ARTICLES, read_source
+    from core.data.text import normalise_quotes
+    from core.jobs import demo
 
     if not (DATA / "bbc").is_dir():
         pytest.skip("BBC articles not found")
-    pipeline.import_defaults(store, DATA)
+    list(demo.import_defaults(store, DATA))
     bbc = store.corpora.dataset_by_name("bbc")
     assert bbc.n_sentences == 39830
     documents = {d.id: d for d in store.corpora.documents(bbc.id)}

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from core.conll import write_conll
-from tests.conftest import shared_data
-from tests.test_training import synthetic
+from core.data.conll import write_conll
+from tests.conftest import shared_data, synthetic
 from tui.cli import main
 
 

@@ -11,19 +11,22 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from core import deploy
-from core.conll import write_conll
-from core.evaluate import evaluate
-from core.training import TrainConfig, train
+from core.data.conll import write_conll
+from core.data.evaluate import evaluate
+from core.ship import deploy
+from core.student.config import TrainConfig
+from core.student.training import train
 from models.runtime import BundleError, Tagger
-from tests.test_training import synthetic
+from tests.conftest import synthetic
 from tui.cli import main
+
+pytestmark = pytest.mark.model  # a trained model exported to ONNX
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
     """A tiny model trained for real on synthetic news sentences (a few seconds)."""
-    from core import corpora
+    from core.data import corpora
     from core.store import Store
 
     folder = tmp_path_factory.mktemp("trained")

@@ -18,10 +18,13 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from core import presets
-from core.training import train
+import pytest
+
+from core.student import presets
+from core.student.training import train
 from models import distributed
-from tests.test_training import project  # noqa: F401  (the fixture)
+
+pytestmark = [pytest.mark.torchrun, pytest.mark.model]  # torchrun, two processes
 
 ROOT = Path(__file__).resolve().parents[1]
 EPOCHS = 5

@@ -13,14 +13,17 @@ from pathlib import Path
 import pytest
 
 from bench.endpoints import free_port, llama_servers
-from core import corpora
-from core.annotate import RunConfig, annotate, open_run
-from core.prompts import build
+from core.data import corpora
 from core.store import Store
+from core.teacher.annotate import annotate
+from core.teacher.prompts import build
+from core.teacher.runs import RunConfig, open_run
 from models.endpoints import Endpoint, Endpoints, EndpointsError, parse_spec, read_endpoints
 from models.llm import BackendError, Request
 from models.openai_backend import OpenAIBackend
 from tests.fault_server import FaultServer, Received
+
+pytestmark = pytest.mark.server  # HTTP servers on 127.0.0.1
 
 ANSWER = "{'PER': ['Peter Blackburn'], 'LOC': ['BRUSSELS', 'France']}"
 

@@ -11,15 +11,15 @@ from click.testing import CliRunner
 
 from common.errors import NerdError
 from common.paths import DataDirError
-from core.conll import CorpusError
-from core.corpora import NotFound, SubsetError
-from core.deploy import DeployError
-from core.evaluate import ScoringError
+from core.data.conll import CorpusError
+from core.data.corpora import NotFound, SubsetError
+from core.data.evaluate import ScoringError
 from core.layers import LayerError
-from core.prompts import PromptError
-from core.schedules import ScheduleError
+from core.ship.deploy import DeployError
 from core.store import StoreError
-from core.training import TrainingError
+from core.student.config import TrainingError
+from core.student.schedules import ScheduleError
+from core.teacher.prompts import PromptError
 from models.encoder import EncoderError
 from models.llama_backend import LlamaCrashed
 from models.llm import BackendError
@@ -52,7 +52,7 @@ def test_debug_shows_the_traceback_of_a_user_error_too():
 
 
 def test_a_bug_is_not_swallowed_into_an_error_line(monkeypatch):
-    from core import schedules
+    from core.student import schedules
 
     def broken(spec):
         raise ValueError("an internal bug")  # a ValueError, but not a NerdError
@@ -64,7 +64,7 @@ def test_a_bug_is_not_swallowed_into_an_error_line(monkeypatch):
 
 
 def test_a_bug_shows_its_traceback_in_a_real_process():
-    code = ("import sys; from core import schedules; from tui.cli import main\n"
+    code = ("import sys; from core.student import schedules; from tui.cli import main\n"
             "def broken(spec): raise KeyError('an internal bug')\n"
             "schedules.parse_schedule = broken\n"
             "main(['schedules', 'cosine'])")

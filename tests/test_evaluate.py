@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from core.evaluate import evaluate, to_json, to_markdown
+from core.data.evaluate import evaluate, to_json, to_markdown
 
 GOLD = [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG", "O", "B-MISC"]]
 

@@ -3,21 +3,13 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from core import corpora
-from core.experiments import (
-    Row,
-    Sources,
-    curve_markdown,
-    default_pairs,
-    jobs,
-    paired,
-    prepare,
-    report,
-    run_queue,
-)
-from core.training import TrainingError
-from tests.test_training import project  # noqa: F401  (fixture)
+from core.data import corpora
+from core.jobs.experiments import Sources, jobs, prepare, run_queue
+from core.jobs.results import Row, curve_markdown, default_pairs, paired, report
+from core.student.config import TrainingError
 from tui.cli import main
+
+pytestmark = pytest.mark.model  # queues of real training runs
 
 
 def test_phase2_is_groups_a_to_e_with_and_without_decay():
@@ -193,7 +185,8 @@ def test_a_job_another_process_is_training_is_left_to_it(project, tmp_path):  # 
     import subprocess
     import sys
 
-    from core.training import TrainingBusy, find_or_create, train
+    from core.student.config import TrainingBusy
+    from core.student.training import find_or_create, train
 
     base = {"dev": "", "test": "held", "epochs": 1}
     queue = jobs("phase2", Sources("dist@lexicon:orig", "", "orig"), preset="cpu", seeds=1,

@@ -9,8 +9,9 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from core import corpora, exports
-from core.ingest import TextFormat
+from core.data import corpora
+from core.data.ingest import TextFormat
+from core.ship import exports
 from core.store import Store
 from tui.cli import main
 

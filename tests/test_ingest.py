@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from core import corpora
-from core.conll import CorpusError
-from core.ingest import ARTICLES, TextFormat, read_source
-from core.text import normalise_quotes
+from core.data import corpora
+from core.data.conll import CorpusError
+from core.data.ingest import ARTICLES, TextFormat, read_source
+from core.data.text import normalise_quotes
 
 
 def _write(path, text: str | bytes):

@@ -9,28 +9,19 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from core import corpora, quality
-from core.annotate import (
-    AnnotationError,
-    RunConfig,
-    build_prompt,
-    import_llm_output,
-    open_run,
-    record,
-    requests_for,
-    run_schema,
-)
-from core.grammar import span_pattern
-from core.labels import CONLL, SchemaError, compare, from_data, load
-from core.parse import parse_answer
-from core.prompts import build
+from core.data import corpora
+from core.data.schema import CONLL, SchemaError, compare, from_data, load
 from core.store import Store
+from core.teacher import quality
+from core.teacher.annotate import record, requests_for
+from core.teacher.grammar import span_pattern
+from core.teacher.llm_output import import_llm_output
+from core.teacher.parse import parse_answer
+from core.teacher.prompts import build
+from core.teacher.runs import AnnotationError, RunConfig, build_prompt, open_run, run_schema
 from models.llm import Completion
-from tests import test_cli
 from tests.conftest import write_bad
 from tui.cli import main
-
-nerd = test_cli.nerd  # fixture: `nerd(*args)` runs the CLI on tmp_path/cli.db
 
 SHIPS_YAML = """\
 types:
@@ -276,7 +267,7 @@ def test_student_labels_come_from_the_schema(ships, tmp_path):
 
 
 def test_a_training_runs_labels_are_fixed_when_it_starts(ship_store, ships, tmp_path):
-    from core.training import run_labels
+    from core.student.training import run_labels
 
     assert run_labels(ship_store, tmp_path) == ships.bio_labels()
     ship_store.labels.save(CONLL)
@@ -306,12 +297,14 @@ def test_conll_defaults_are_unchanged():
         from_data({"types": []})
 
 
+@pytest.mark.model
 def test_student_trains_exports_and_evaluates_on_the_schemas_types(ship_store, tmp_path):
     """A real (tiny) run: the student learns VESSEL/PORT/..., its bundle names them and carries
     the schema, and `nerd eval` reads a CoNLL file with those tags."""
-    from core import deploy
-    from core.conll import Sentence, write_conll
-    from core.training import TrainConfig, train
+    from core.data.conll import Sentence, write_conll
+    from core.ship import deploy
+    from core.student.config import TrainConfig
+    from core.student.training import train
     from models.onnx_export import read_schema
 
     vessels, ports, firms = ["Ever Given", "Ever Ace", "Maersk Essen"], ["Rotterdam", "Felixstowe"], ["Maersk", "MSC"]

@@ -15,6 +15,8 @@ from models.llm import BackendError, Completion, Request
 from models.openai_backend import OpenAIBackend
 from tests.fault_server import FaultServer
 
+pytestmark = pytest.mark.server  # a fault-injecting HTTP server on 127.0.0.1
+
 KEY = "sk-test-DO-NOT-LEAK-7f3a9c"
 
 

@@ -85,7 +85,7 @@ async def test_a_project_of_ones_own_from_documents_to_a_shipped_model(tmp_path:
     nerd("annotate", "reports", "--model", str(gguf), "--limit", "4", db=db)
     with Store(db) as store:
         run = store.annotations.find("latest")
-        from core.annotate import build_prompt
+        from core.teacher.runs import build_prompt
 
         text = build_prompt(store, "standard").render("x")
         assert "VESSEL (Vessel)" in text and "CARGO (Cargo): The goods a vessel carries" in text

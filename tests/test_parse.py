@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.labels import CONLL
-from core.parse import STATUSES, Parsed, format_answer, parse_answer
+from core.data.schema import CONLL
+from core.teacher.parse import STATUSES, Parsed, format_answer, parse_answer
 
 ENTITY_TYPES = CONLL.names
 

@@ -8,8 +8,10 @@ import json
 
 from click.testing import CliRunner
 
-from core import corpora, quality
-from core.annotate import FAILED, import_llm_output
+from core.data import corpora
+from core.teacher import quality
+from core.teacher.llm_output import import_llm_output
+from core.teacher.runs import FAILED
 from tui.cli import main
 
 ANSWERS = [  # one a sentence of tests/conftest.py's CoNLL file, in its order

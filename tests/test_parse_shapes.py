@@ -17,8 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.labels import CONLL, LabelSchema, LabelType
-from core.parse import NO_TEXT, SUCCESS, parse_answer
+from core.data.schema import CONLL, LabelSchema, LabelType
+from core.teacher.parse import NO_TEXT, SUCCESS, parse_answer
 
 
 def _schema(*names: str) -> LabelSchema:

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from core.prompts import PromptError, build, examples_from, load_examples
 from core.store.corpora import StoredSentence
+from core.teacher.prompts import PromptError, build, examples_from, load_examples
 
 FIGURE_1 = [
     "You are an expert of natural language processing annotation, given a sentence, you are going"

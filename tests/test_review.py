@@ -7,89 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from core import corpora, layers
-from core.annotate import import_llm_output
-from core.review import (
-    Caret,
-    ReviewSession,
-    entities,
-    extend,
-    move,
-    next_capitalised,
-    next_entity,
-    relabel,
-    student_model,
-    student_scores,
-    to_edge,
-    unlabel,
-    vote_scores,
-)
+from core import layers
+from core.data import corpora
+from core.review.caret import Caret, extend, move, next_capitalised, next_entity, to_edge
+from core.review.items import entities, relabel, unlabel
+from core.review.order import student_model, student_scores, vote_scores
+from core.review.session import ReviewSession
 from core.store import Store
-
-CONLL = """Peter B-PER
-Blackburn I-PER
-visited O
-Paris B-LOC
-. O
-
-EU B-ORG
-rejects O
-German B-MISC
-call O
-. O
-
-Only O
-France B-LOC
-and O
-Britain B-LOC
-backed O
-Fischler B-PER
-. O
-
-The O
-European B-ORG
-Commission I-ORG
-said O
-so O
-. O
-
-Rain O
-fell O
-in O
-Brussels B-LOC
-. O
-"""
-
-ANSWERS = [  # sentence 1 has Paris as ORG, 3 a hallucination, 5 no dict at all
-    "{'PER': ['Peter Blackburn'], 'ORG': ['Paris']}",
-    "{'ORG': ['EU'], 'MISC': ['German']}",
-    "{'LOC': ['France', 'Britain'], 'PER': ['Fischler', 'Hans Fischler']}",
-    "{'ORG': ['European Commission']}",
-    "I am not sure.",
-]
-
-
-def build_project(folder: Path, name: str = "project.db") -> tuple[Path, int]:
-    """A project file with the five sentences above and one imported annotation run."""
-    db = folder / name
-    conll = folder / "tiny.conll"
-    conll.write_text(CONLL)
-    with Store(db) as store:
-        corpora.import_conll(store, conll, "tiny")
-        ids = [s.id for s in corpora.subset_sentences(store, corpora.resolve_subset(store, "tiny"))]
-        answers = folder / "answers.jsonl"
-        answers.write_text("".join(json.dumps({"id": i, "answer": a}) + "\n"
-                                   for i, a in zip(ids, ANSWERS, strict=True)))
-        run, count = import_llm_output(store, str(answers), "tiny", model="teacher")
-    assert count == 5
-    return db, run
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> tuple[Store, int]:
-    db, run = build_project(tmp_path)
-    with Store(db) as store:
-        yield store, run
 
 
 def rows(store: Store, run: int) -> list[tuple[int, list[str], list, str]]:
@@ -108,8 +32,8 @@ def test_relabel_and_unlabel_keep_iob2():
     assert entities(tokens, tags) == [["PER", "Peter Blackburn"], ["LOC", "Paris"]]
 
 
-def test_session_loads_run_in_subset_order(project):
-    store, run = project
+def test_session_loads_run_in_subset_order(review_project):
+    store, run = review_project
     session = ReviewSession(store, run)
     assert len(session) == 5 and session.reviewed == 0
     first, _, third, _, fifth = session.items
@@ -122,8 +46,8 @@ def test_session_loads_run_in_subset_order(project):
         ReviewSession(store, 99)
 
 
-def test_label_delete_accept_undo_redo_are_rows_and_the_review_layer(project, tmp_path):
-    store, run = project
+def test_label_delete_accept_undo_redo_are_rows_and_the_review_layer(review_project, tmp_path):
+    store, run = review_project
     session = ReviewSession(store, run)
     paris, brussels = session.items[0], session.items[4]
     assert session.label(paris.id, 3, 4, "LOC")
@@ -158,8 +82,8 @@ def test_label_delete_accept_undo_redo_are_rows_and_the_review_layer(project, tm
     assert not reopened.can_undo and reopened.undo() is None
 
 
-def test_revert_leaves_the_sentence_unreviewed_after_a_restart(project):
-    store, run = project
+def test_revert_leaves_the_sentence_unreviewed_after_a_restart(review_project):
+    store, run = review_project
     session = ReviewSession(store, run)
     sid = session.items[1].id
     session.accept(sid)
@@ -168,8 +92,8 @@ def test_revert_leaves_the_sentence_unreviewed_after_a_restart(project):
     assert reopened.reviewed == 0 and reopened.next_unreviewed(0) == 1
 
 
-def test_navigation(project):
-    store, run = project
+def test_navigation(review_project):
+    store, run = review_project
     session = ReviewSession(store, run)
     disagreeing = [i for i, item in enumerate(session.items) if item.disagrees]
     assert disagreeing == [0, 4]
@@ -228,8 +152,8 @@ def test_extending_into_an_entity_takes_it_whole():
     assert extend(Caret(4, 2), tokens, tags, -1) == Caret(3, 2)
 
 
-def test_decisions_are_rows_with_a_state_and_only_human_labels_train(project):
-    store, run = project
+def test_decisions_are_rows_with_a_state_and_only_human_labels_train(review_project):
+    store, run = review_project
     session = ReviewSession(store, run)
     paris, eu, france, commission, rain = session.items
     assert session.accept(paris.id) and session.reject(eu.id)
@@ -255,8 +179,8 @@ def test_decisions_are_rows_with_a_state_and_only_human_labels_train(project):
     assert session.redo() == france.id and france.note == "is Fischler a PER here?"
 
 
-def test_n_passes_by_sentences_kept_different_from_gold_on_purpose(project):
-    store, run = project
+def test_n_passes_by_sentences_kept_different_from_gold_on_purpose(review_project):
+    store, run = review_project
     session = ReviewSession(store, run)
     assert session.next_disagreement(0) == 4
     session.keep(session.items[4].id)
@@ -265,8 +189,8 @@ def test_n_passes_by_sentences_kept_different_from_gold_on_purpose(project):
     assert session.next_disagreement(0) is None
 
 
-def test_rows_written_before_states_read_their_state_off_the_action(project):
-    store, run = project
+def test_rows_written_before_states_read_their_state_off_the_action(review_project):
+    store, run = review_project
     sid = ReviewSession(store, run).items[0].id
     store.reviews.add(run, sid, ["O"] * 5, [], "accept")
     assert store.reviews.states(run)[sid].status == "accepted"
@@ -277,11 +201,11 @@ def test_rows_written_before_states_read_their_state_off_the_action(project):
     assert store.reviews.states(run)[sid].status == "" and sid not in store.reviews.latest(run)
 
 
-def test_a_busy_database_keeps_the_changes_and_writes_them_when_free(project):
+def test_a_busy_database_keeps_the_changes_and_writes_them_when_free(review_project):
     """Another connection holds the write lock: changes wait in order, nothing is lost or doubled."""
     import sqlite3
 
-    store, run = project
+    store, run = review_project
     fast = Store(store.path, busy_timeout=0.05)
     session = ReviewSession(fast, run)
     first, second = session.items[0], session.items[1]
@@ -301,8 +225,8 @@ def test_a_busy_database_keeps_the_changes_and_writes_them_when_free(project):
 # -- review order: least confident first ------------------------------------------------------
 
 
-def test_votes_order_puts_the_least_agreed_sentence_first_and_says_why(project):
-    store, run = project
+def test_votes_order_puts_the_least_agreed_sentence_first_and_says_why(review_project):
+    store, run = review_project
     session = ReviewSession(store, run)
     paris, eu, france, commission, rain = session.items
     france.votes = [["LOC", "France", 4, 4], ["PER", "Hans Fischler", 2, 4]]  # split down the middle
@@ -320,10 +244,10 @@ def test_votes_order_puts_the_least_agreed_sentence_first_and_says_why(project):
     assert session.order == [0, 1, 2, 3, 4] and session.position(3) == 3
 
 
-def test_the_students_least_sure_word_scores_a_sentence(project, monkeypatch):
+def test_the_students_least_sure_word_scores_a_sentence(review_project, monkeypatch):
     from models import encoder
 
-    store, run = project
+    store, run = review_project
     labels = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
     model = encoder.load_classifier(encoder.embedded_encoder(), labels)  # an untrained head: unsure
     tokenizer = encoder.load_tokenizer(encoder.embedded_encoder())

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.schedules import (
+from core.student.schedules import (
     PAPER_SCHEDULES,
     Schedule,
     epoch_counts,

@@ -15,12 +15,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from core import corpora, layers
-from core.annotate import RunConfig, open_run, pending
-from core.merge import MergeError, merge
-from core.prompts import build
-from core.shards import Shard, ShardError, parse_shard, shard_of, share
+from core import layers
+from core.data import corpora
 from core.store import Store
+from core.teacher.merge import MergeError, merge
+from core.teacher.prompts import build
+from core.teacher.runs import RunConfig, open_run, pending
+from core.teacher.shards import Shard, ShardError, parse_shard, shard_of, share
 from tests.fault_server import FaultServer
 from tui.cli import main
 
@@ -130,6 +131,7 @@ def annotate_fake(db: Path, shard: str, *options: str) -> None:
     (["--examples", "subset:tiny:2"], "examples", "'paper' in a.db, 'subset:tiny:2' in b.db"),
     (["--prompt", "cot"], "prompt", "'standard-v1' in a.db, 'cot-v1' in b.db"),
 ])
+@pytest.mark.server
 def test_a_shard_asked_another_question_is_refused_naming_file_and_field(tmp_path, options, field, values):
     a, b = project(tmp_path / "a.db", False), project(tmp_path / "b.db", True)
     annotate_fake(a, "1/2")
@@ -141,6 +143,7 @@ def test_a_shard_asked_another_question_is_refused_naming_file_and_field(tmp_pat
     assert answers(main_db) == {}
 
 
+@pytest.mark.server
 def test_the_same_shard_twice_and_unsharded_files_are_errors(tmp_path):
     a, b, c = (project(tmp_path / f"{n}.db", n == "b") for n in "abc")
     annotate_fake(a, "1/2")
@@ -204,6 +207,7 @@ def test_bad_shard_values_are_clear_errors(tmp_path, value, message):
     assert parse_shard(" 2 / 3 ") == Shard(2, 3) and str(parse_shard("3/3")) == "3/3"
 
 
+@pytest.mark.server
 def test_example_ids_are_this_databases_and_annotate_here_resumes_the_merged_run(tmp_path):
     """Few-shot examples drawn from a subset are sentences too: their ids in the merged run are
     the main database's, so `nerd annotate` with the same options finds the merged run."""
@@ -214,7 +218,7 @@ def test_example_ids_are_this_databases_and_annotate_here_resumes_the_merged_run
     assert "finished: shards 1,2 of 2 merged" in nerd("merge", a, b, "--db", main_db)
     with Store(main_db) as store:
         run = store.annotations.run(store.annotations.find("tiny-standard"))
-        from core.annotate import build_prompt
+        from core.teacher.runs import build_prompt
 
         prompt = build_prompt(store, "standard", "subset:other:1")
         assert run.params["example_ids"] == [e.sentence_id for e in prompt.examples]

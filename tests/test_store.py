@@ -4,8 +4,8 @@ import sqlite3
 
 import pytest
 
-from core import corpora
-from core.conll import CorpusError
+from core.data import corpora
+from core.data.conll import CorpusError
 from core.store import MIGRATIONS, Store, StoreError
 from tests.conftest import write_bad
 

@@ -7,14 +7,15 @@ import json
 
 import pytest
 
-from core import corpora
-from core.annotate import RunConfig, annotate, open_run, record, small_teacher
-from core.grammar import candidate_spans, span_pattern
-from core.labels import CONLL
-from core.memory import Memory, overlay
-from core.neighbours import nearest
-from core.prompts import build
-from core.training import confident
+from core.data import corpora
+from core.data.schema import CONLL
+from core.student.examples import confident
+from core.teacher.annotate import annotate, record
+from core.teacher.grammar import candidate_spans, span_pattern
+from core.teacher.memory import Memory, overlay
+from core.teacher.neighbours import nearest
+from core.teacher.prompts import build
+from core.teacher.runs import RunConfig, open_run, small_teacher
 from models.llm import Completion
 
 

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core import text as text_module
-from core.text import (
+from core.data import text as text_module
+from core.data.text import (
     article_sentences,
     document_sentences,
     normalise_quotes,
@@ -66,7 +66,7 @@ prose = st.lists(st.tuples(st.sampled_from(PIECES), st.sampled_from(GAPS)), max_
 
 
 def _reference_tokenize(text: str) -> list[str]:
-    """core.text.tokenize before offsets existed, and the CoNLL conventions added on purpose since
+    """core.data.text.tokenize before offsets existed, and the CoNLL conventions added on purpose since
     (issue 16): `'S` splits like `'s` (through `_TOKEN`), an initial keeps its dot (`M.`), and so
     does an enumerator opening the text (`1.`)."""
     tokens: list[str] = []

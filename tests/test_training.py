@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import sqlite3
 import subprocess
 import sys
@@ -11,45 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from core import corpora, layers
-from core.conll import Sentence, write_conll
-from core.store import Store
-from core.training import TrainConfig, TrainingError, train
+from core import layers
+from core.student.config import TrainConfig, TrainingError
+from core.student.training import train
 from tests.conftest import kill_when
 
-PEOPLE = ["Peter Blackburn", "Angela Merkel", "Orlando Miller", "Marie Curie", "Alan Turing"]
-PLACES = ["Paris", "Houston", "Berlin", "New York", "Jerusalem"]
-ORGS = ["European Commission", "Reuters", "Houston Astros", "Congress"]
-
-
-def synthetic(n: int, seed: int) -> list[Sentence]:
-    """Templated news sentences, so a few epochs can really learn something."""
-    rng = random.Random(seed)
-    out = []
-    for _ in range(n):
-        person, place, org = rng.choice(PEOPLE), rng.choice(PLACES), rng.choice(ORGS)
-        words, tags = [], []
-        for chunk, kind in ((person, "PER"), ("visited", None), (place, "LOC"), ("for", None),
-                            (org, "ORG"), ("talks", None), (".", None)):
-            parts = chunk.split()
-            words += parts
-            tags += ["O"] * len(parts) if kind is None else [f"B-{kind}"] + [f"I-{kind}"] * (len(parts) - 1)
-        out.append(Sentence(words, tags))
-    return out
-
-
-@pytest.fixture
-def project(tmp_path):
-    path = tmp_path / "synthetic.conll"
-    with path.open("w") as fh:
-        write_conll(synthetic(48, 1), fh)
-    with Store(tmp_path / "train.db") as store:
-        corpora.import_conll(store, path, "synth")
-        corpora.sample(store, "synth", "orig", 16, seed=1)
-        corpora.sample(store, "synth", "dist", 16, seed=2, exclude=["orig"])
-        corpora.sample(store, "synth", "held", 16, seed=3, exclude=["orig", "dist"])
-        yield store
-
+pytestmark = pytest.mark.model  # every test trains the embedded MiniLM
 
 TINY = TrainConfig(distilled=["dist@lexicon:orig"], original=["orig"], schedule="simple-mix",
                    epochs=2, batch_size=8, lr=5e-4, lr_schedule="constant", dev="held",
@@ -143,7 +109,7 @@ def test_a_run_is_found_by_what_changes_the_model(project):
     """Measuring settings (dev, dev-limit, test) and new fields at their default keep a run."""
     import json
 
-    from core.training import find_or_create
+    from core.student.training import find_or_create
 
     root = project.path.parent / "runs"
     run = find_or_create(project, TINY, "same", root)
@@ -157,7 +123,7 @@ def test_a_run_is_found_by_what_changes_the_model(project):
 
 
 def test_presets_apply_first_and_explicit_values_win():
-    from core.presets import config
+    from core.student.presets import config
 
     cpu = config("cpu", lr=3e-5, epochs=None)
     assert (cpu.lr, cpu.epochs, cpu.batch_size, cpu.lr_schedule) == (3e-5, 20, 16, "linear")
@@ -168,7 +134,7 @@ def test_presets_apply_first_and_explicit_values_win():
 
 
 def test_auto_schedule_trains_two_stages_with_both_kinds_of_data_else_the_one_kind():
-    from core.presets import TWO_STAGE_PRETRAIN_EPOCHS, config
+    from core.student.presets import TWO_STAGE_PRETRAIN_EPOCHS, config
 
     both = {"distilled": ["dist@run:1"], "original": ["orig"], "schedule": "auto"}
     two = config("cpu", **both)

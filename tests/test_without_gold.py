@@ -5,15 +5,16 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from core import corpora, layers
-from core.annotate import AnnotationError, RunConfig, open_run
-from core.deploy import check_sentences
-from core.presets import config
-from core.prompts import build
-from core.review import ReviewSession
+from core import layers
+from core.data import corpora
+from core.review.session import ReviewSession
+from core.ship.deploy import check_sentences
 from core.store import Store
-from core.training import TrainingError, load_data, measure_spec
-from tests.test_review import project  # noqa: F401 - the fixture: five sentences, one run
+from core.student.config import TrainingError
+from core.student.examples import load_data, measure_spec
+from core.student.presets import config
+from core.teacher.prompts import build
+from core.teacher.runs import AnnotationError, RunConfig, open_run
 from tui.cli import main
 
 
@@ -25,8 +26,8 @@ def review_two(store: Store, run: int) -> list[int]:
     return [first.id, second.id]
 
 
-def test_a_review_layer_as_human_labels_is_the_reviewed_sentences_only(project):  # noqa: F811
-    store, run = project
+def test_a_review_layer_as_human_labels_is_the_reviewed_sentences_only(review_project):  # noqa: F811
+    store, run = review_project
     assert layers.labelled(store, f"tiny@review:{run}") == []
     reviewed = review_two(store, run)
     chosen = layers.labelled(store, f"tiny@review:{run}")
@@ -44,8 +45,8 @@ def test_a_review_layer_as_human_labels_is_the_reviewed_sentences_only(project):
     assert [s.id for s in layers.labelled(store, f"tiny@review:{run}")] == reviewed
 
 
-def test_original_data_from_reviews_counts_only_reviewed_sentences(project):  # noqa: F811
-    store, run = project
+def test_original_data_from_reviews_counts_only_reviewed_sentences(review_project):  # noqa: F811
+    store, run = review_project
     spec = config("cpu", original=[f"tiny@review:{run}"], schedule="pure-original", dev="", test="")
     with pytest.raises(TrainingError, match="review some sentences"):
         load_data(store, spec)
@@ -54,8 +55,8 @@ def test_original_data_from_reviews_counts_only_reviewed_sentences(project):  # 
     assert [e.sentence_id for e in original] == reviewed
 
 
-def test_a_held_out_split_from_reviews_stays_out_of_training(project):  # noqa: F811
-    store, run = project
+def test_a_held_out_split_from_reviews_stays_out_of_training(review_project):  # noqa: F811
+    store, run = review_project
     review_two(store, run)
     result = CliRunner().invoke(main, ["sample", "--from", f"review:{run}", "--name", "held", "--size", "1",
                                        "--db", str(store.path)])
@@ -76,8 +77,8 @@ def test_no_gold_means_no_dev_or_test_by_default(tmp_path):
         assert measure_spec(store, "held@review:1", "conll-dev") == "held@review:1"
 
 
-def test_a_pool_of_reviews_and_an_empty_pool(project):  # noqa: F811
-    store, run = project
+def test_a_pool_of_reviews_and_an_empty_pool(review_project):  # noqa: F811
+    store, run = review_project
     small = RunConfig(subset="tiny", backend="import", model="m", pool=f"review:{run}", neighbours=2,
                       memory=True)
     with pytest.raises(AnnotationError, match="nobody has reviewed"):
@@ -87,8 +88,8 @@ def test_a_pool_of_reviews_and_an_empty_pool(project):  # noqa: F811
     assert open_run(store, small, build("standard")) != run
 
 
-def test_the_export_check_uses_the_projects_own_sentences(project):  # noqa: F811
-    store, run = project
+def test_the_export_check_uses_the_projects_own_sentences(review_project):  # noqa: F811
+    store, run = review_project
     words, gold = check_sentences(store, "no such run", f"tiny@review:{run}")
     assert words and gold == []  # nothing reviewed yet: words to compare on, no F1
     review_two(store, run)

@@ -11,9 +11,9 @@ from pathlib import Path
 from textual.app import App
 from textual.binding import Binding
 
-from core.corpora import NotFound
-from core.labels import LabelSchema
-from core.review import ReviewSession
+from core.data.corpora import NotFound
+from core.data.schema import LabelSchema
+from core.review.session import ReviewSession
 from core.store import Store
 from tui.screens.help import HelpScreen
 from tui.screens.reports import ReportsScreen
@@ -26,7 +26,7 @@ BUSY_WAIT = 0.05  # seconds a write waits for another program's lock before the 
 class NerdApp(App[None]):
     """`NerdApp(db, run)`: `run` is the annotation run to review (default: the newest with an
     answered sentence). Writes never block the screen for long: a busy database makes the
-    review keep its changes and retry (`core.review.ReviewSession.flush`)."""
+    review keep its changes and retry (`core.review.session.ReviewSession.flush`)."""
 
     CSS_PATH = "app.tcss"
     TITLE = "nerd"
@@ -67,7 +67,7 @@ class NerdApp(App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.label_schema()))
+            self.push_screen(HelpScreen(self.label_schema(), self.BINDINGS))
 
     async def action_quit(self) -> None:
         """Quit; while the database is too busy to take the last changes, q twice."""

@@ -14,8 +14,10 @@ from rich.markup import escape
 
 from common import paths
 from common.errors import NerdError
-from core import evaluate
+from core.data import evaluate
+from core.jobs import demo as demo_job
 from core.store import Store
+from tui.render import follow_demo, reports_table
 
 out = Console()
 err = Console(stderr=True)
@@ -129,7 +131,7 @@ def print_reports(reports: dict[str, evaluate.Report], title: str, fmt: str) -> 
     elif fmt == "json":
         click.echo(evaluate.to_json(reports))
     else:
-        out.print(evaluate.to_rich(reports, title))
+        out.print(reports_table(reports, title))
 
 
 
@@ -143,8 +145,7 @@ def print_reports(reports: dict[str, evaluate.Report], title: str, fmt: str) -> 
 @db_option
 def demo(data_dir: Path | None, annotate_n: int, epochs: int, model: str, db: Path | None) -> None:
     """The main job on the embedded defaults: import, annotate, train, export, evaluate."""
-    from core import pipeline
 
-    options = pipeline.DemoOptions(annotate_n, epochs, model)
-    pipeline.run_demo(open_store(db), paths.data_dir(data_dir, "conll2003"), out, options)
+    options = demo_job.DemoOptions(annotate_n, epochs, model)
+    follow_demo(demo_job.run_demo(open_store(db), paths.data_dir(data_dir, "conll2003"), options), out)
 

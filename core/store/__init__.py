@@ -11,22 +11,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import sqlite_utils
 
-from common.errors import NerdError
+from core.store.annotations import AnnotationRepository
+from core.store.corpora import CorpusRepository
+from core.store.embeddings import EmbeddingRepository
+from core.store.errors import StoreBusy, StoreError, is_busy
+from core.store.labels import LabelRepository
 from core.store.records import dumps, loads, now
+from core.store.reviews import ReviewRepository
+from core.store.training import TrainingRepository
 
-if TYPE_CHECKING:
-    from core.store.annotations import AnnotationRepository
-    from core.store.corpora import CorpusRepository
-    from core.store.embeddings import EmbeddingRepository
-    from core.store.labels import LabelRepository
-    from core.store.reviews import ReviewRepository
-    from core.store.training import TrainingRepository
-
-__all__ = ["Store", "StoreBusy", "StoreError", "dumps", "loads", "now"]
+__all__ = ["Store", "StoreBusy", "StoreError", "dumps", "is_busy", "loads", "now"]
 
 SCHEMA_VERSION_KEY = "schema_version"
 
@@ -196,21 +193,6 @@ def _foreign_tables(conn: sqlite3.Connection) -> list[str]:
     return names
 
 
-class StoreError(NerdError, RuntimeError):
-    """The project file can't be used as it is; the message says why and what to do."""
-
-
-class StoreBusy(StoreError):
-    """Another connection holds the write lock longer than this store waits; try again later."""
-
-
-def is_busy(exc: BaseException) -> bool:
-    """Whether an SQLite error means another connection has the database locked."""
-    return isinstance(exc, sqlite3.OperationalError) and (
-        getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
-        or "locked" in str(exc) or "busy" in str(exc))
-
-
 class Store:
     """A project database. `Store(path)` creates or upgrades it; an SQLite file that is not a
     nerd project (tables, but no nerd schema version) is refused and left untouched.
@@ -293,38 +275,26 @@ class Store:
 
     @cached_property
     def annotations(self) -> AnnotationRepository:
-        from core.store.annotations import AnnotationRepository
-
         return AnnotationRepository(self)
 
     @cached_property
     def training(self) -> TrainingRepository:
-        from core.store.training import TrainingRepository
-
         return TrainingRepository(self)
 
     @cached_property
     def corpora(self) -> CorpusRepository:
-        from core.store.corpora import CorpusRepository
-
         return CorpusRepository(self)
 
     @cached_property
     def reviews(self) -> ReviewRepository:
-        from core.store.reviews import ReviewRepository
-
         return ReviewRepository(self)
 
     @cached_property
     def embeddings(self) -> EmbeddingRepository:
-        from core.store.embeddings import EmbeddingRepository
-
         return EmbeddingRepository(self)
 
     @cached_property
     def labels(self) -> LabelRepository:
-        from core.store.labels import LabelRepository
-
         return LabelRepository(self)
 
     def __enter__(self) -> Store:

@@ -217,7 +217,7 @@ class AnnotationRepository:
         return [r[0] for r in self.db.execute(
             "select latency_s from annotations where run_id = ? order by created, rowid", [run_id])]
 
-    # -- merging shards (core.merge) -----------------------------------------------------------
+    # -- merging shards (core.teacher.merge) -----------------------------------------------------------
 
     def set_params(self, run_id: int, params: dict[str, Any]) -> None:
         self.db.execute("update annotation_runs set params = ? where id = ?", [dumps(params), run_id])

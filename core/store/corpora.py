@@ -64,7 +64,7 @@ class Subset:
 
 
 class NewSentence(Protocol):
-    """What an importer hands over per sentence (core.conll.Sentence fits)."""
+    """What an importer hands over per sentence (core.data.conll.Sentence fits)."""
 
     tokens: list[str]
     tags: list[str] | None
@@ -237,7 +237,7 @@ class CorpusRepository:
         ):
             yield _sentence(row)
 
-    # -- one sentence across databases (core.merge) ---------------------------------------------
+    # -- one sentence across databases (core.teacher.merge) ---------------------------------------------
 
     def origins(self, ids: Iterable[int]) -> dict[int, tuple[str, int]]:
         """Each sentence's (dataset content hash, position in the dataset): the same in every

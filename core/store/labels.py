@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from core.labels import CONLL, LabelSchema, from_data
+from core.data.schema import CONLL, LabelSchema, from_data
 from core.store.records import dumps, loads, now
 
 if TYPE_CHECKING:

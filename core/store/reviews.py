@@ -12,7 +12,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from core.store import StoreBusy, is_busy
+from core.store.errors import StoreBusy, is_busy
 from core.store.records import dumps, loads, now
 
 if TYPE_CHECKING:

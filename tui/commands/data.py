@@ -7,9 +7,13 @@ from pathlib import Path
 
 import click
 
-from core import corpora, exports, layers, quality
-from core.ingest import FORMATS, TextFormat
-from core.progress import bar
+from core import layers
+from core.data import corpora
+from core.data.ingest import FORMATS, TextFormat
+from core.ship import exports
+from core.specs import FORMS
+from core.teacher import quality
+from tui.render import bar, quality_table, stats_table
 from tui.shell import (
     DefaultGroup,
     Nerd,
@@ -114,7 +118,7 @@ def sample(dataset: str | None, source: str | None, name: str, size: int, seed: 
 def stats(db: Path | None) -> None:
     """Sentences, tokens and gold entities of each dataset and subset."""
     store = open_store(db)
-    out.print(corpora.stats_table(corpora.stats(store), store.labels.current().names))
+    out.print(stats_table(corpora.stats(store), store.labels.current().names))
 
 
 @main.group(cls=Nerd)
@@ -139,7 +143,7 @@ def data_command(fmt: str, summary: str):
 
     @export.command(name=fmt, help=summary + " Sentences the layer does not tag are left out.")
     @click.argument("subset")
-    @click.option("--layer", default="gold", show_default=True, help=f"Tags to write: {layers.FORMS}.")
+    @click.option("--layer", default="gold", show_default=True, help=f"Tags to write: {FORMS}.")
     @click.option("--out", "target", type=click.Path(dir_okay=folder, file_okay=not folder, path_type=Path),
                   default=None, required=fmt in exports.NEEDS_OUT, help=target_help)
     @db_option
@@ -173,7 +177,7 @@ def report() -> None:
 @click.argument("subset")
 @click.option("--gold", default="gold", show_default=True, help="Reference layer.")
 @click.option("--pred", "predicted", multiple=True, required=True,
-              help=f"Layer(s) to score, side by side: {layers.FORMS}.")
+              help=f"Layer(s) to score, side by side: {FORMS}.")
 @format_option
 @db_option
 def report_layers(subset: str, gold: str, predicted: tuple[str, ...], fmt: str,
@@ -202,4 +206,4 @@ def report_annotations(run: str, fmt: str, db: Path | None) -> None:
     if fmt == "markdown":
         click.echo(quality.quality_markdown(runs))
     else:
-        out.print(quality.quality_table(runs))
+        out.print(quality_table(runs))

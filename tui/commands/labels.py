@@ -8,7 +8,8 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from core import labels
+from core.data import labels
+from core.data.schema import CONLL, LabelSchema
 from tui.shell import Nerd, db_option, main, open_store, out
 
 
@@ -25,12 +26,12 @@ def show(db: Path | None) -> None:
     schema, history = store.labels.current(), store.labels.history()
     out.print(schema_table(schema, "CoNLL-2003 (default)" if not history
                            else f"label schema {history[-1].id}, loaded {history[-1].created}"))
-    examples = len(schema.examples) or (3 if schema == labels.CONLL else 0)
+    examples = len(schema.examples) or (3 if schema == CONLL else 0)
     source = " (the paper's Figure 1)" if not schema.examples and examples else ""
     out.print(f"{examples} few-shot example{'s' if examples != 1 else ''}{source}")
 
 
-def schema_table(schema: labels.LabelSchema, title: str) -> Table:
+def schema_table(schema: LabelSchema, title: str) -> Table:
     table = Table(title=title)
     for column in ("key", "name", "title", "colour", "aliases", "description"):
         table.add_column(column, overflow="fold")

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from common import paths
+from core.ship import deploy
 from tui.commands.data import export
 from tui.shell import (
     db_option,
@@ -34,7 +35,6 @@ from tui.shell import (
 def export_onnx(checkpoint: str, target: Path, int8: bool, check_subset: str | None,
                 db: Path | None) -> None:
     """Export a checkpoint dir or training run to ONNX, checked against torch."""
-    from core import deploy
 
     store = open_store(db) if paths.db_path(db).exists() else None
     result = deploy.export_onnx(store, checkpoint, target, int8, check_subset)
@@ -61,7 +61,6 @@ def export_onnx(checkpoint: str, target: Path, int8: bool, check_subset: str | N
 @format_option
 def eval_command(bundle: Path, conll: Path, threads: int | None, fmt: str) -> None:
     """Score an ONNX bundle on a CoNLL file (Table 1 layout), with speed and wall time."""
-    from core import deploy
 
     result = deploy.evaluate_bundle(bundle, conll, threads)
     print_reports({bundle.name or str(bundle): result.report}, f"{bundle} on {conll}", fmt)
@@ -80,7 +79,6 @@ def eval_command(bundle: Path, conll: Path, threads: int | None, fmt: str) -> No
 def tag_command(source: str, bundle: Path, fmt: str, pretokenized: bool) -> None:
     """Tag TEXT, or the text of FILE ('-' for standard input): entities as JSON lines (with their
     character offsets in the input) or CoNLL."""
-    from core import deploy
 
     if source == "-":
         text = sys.stdin.read()

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import click
 from rich.markup import escape
 
-from core import annotate as annotation
-from core.progress import bar
-from core.shards import parse_shard
-from models.backends import open_backend
+from core.teacher import llm_output
+from core.teacher.annotate import Connection, Ended, Progressed, Started, start
+from core.teacher.merge import merge
+from core.teacher.runs import RunConfig
+from core.teacher.shards import parse_shard
 from models.endpoints import Endpoint, parse_spec, read_endpoints
+from tui.render import bar
 from tui.shell import (
     db_option,
     err,
@@ -77,25 +80,20 @@ def annotate_command(subset: str, backend: str, prompt: str, model: str, base_ur
     """Ask a teacher LLM for the entities of each sentence; resumes where it stopped."""
     shard = str(parse_shard(shard)) if shard else ""  # a bad I/N fails before the model loads
     store = open_store(db)
-    built = annotation.build_prompt(store, prompt, examples, per_sentence=bool(neighbours) or small_teacher)
     servers = _endpoints(base_url, endpoints_file)
-    teacher = open_backend(backend, model, None, concurrency, timeout, endpoints=servers)
-    config = annotation.RunConfig(subset=subset, backend=backend, model=teacher.model, prompt=prompt,
-                                  examples=examples, chat=chat, name=name, neighbours=neighbours,
-                                  pool=pool, constrained=constrained, samples=samples, vote=vote,
-                                  memory=memory, all_types=all_types, shard=shard)
-    if small_teacher:
-        config = annotation.small_teacher(config)
-    try:
-        run = annotation.open_run(store, config, built)
-        with bar(f"annotate run {run}") as advance:
-            for event in annotation.annotate_events(store, run, teacher, built, config, limit=limit):
-                if isinstance(event, annotation.Progressed):
-                    advance(event.done, event.total, event.note)
-                elif isinstance(event, annotation.Ended):
-                    summary, status = event.summary, event.status
-    finally:
-        teacher.close()
+    config = RunConfig(subset=subset, backend=backend, model=model, prompt=prompt, examples=examples,
+                       chat=chat, name=name, neighbours=neighbours, pool=pool, constrained=constrained,
+                       samples=samples, vote=vote, memory=memory, all_types=all_types, shard=shard)
+    connection = Connection(None, tuple(servers), concurrency, timeout)
+    with bar(f"annotate {subset}") as advance, closing(start(store, config, connection, small_teacher,
+                                                            limit)) as events:
+        for event in events:
+            if isinstance(event, Started):
+                run = event.run
+            elif isinstance(event, Progressed):
+                advance(event.done, event.total, event.note)
+            elif isinstance(event, Ended):
+                summary, status = event.summary, event.status
     out.print(f"run {run} {status}: {summary.done}/{summary.total} sentences ({summary.asked} asked,"
               f" {summary.from_store} from the store, {summary.parse_failures} parse failures)"
               f" in {summary.seconds:.1f} s")
@@ -133,7 +131,7 @@ def _endpoints(specs: tuple[str, ...], path: Path | None) -> list[Endpoint]:
 def import_llm_output(path: Path, subset: str, prompt: str, model: str, name: str,
                       db: Path | None) -> None:
     """Import answers made elsewhere (JSONL with id or text, and answer) as a run."""
-    run, count = annotation.import_llm_output(open_store(db), str(path), subset, prompt, model, name)
+    run, count = llm_output.import_llm_output(open_store(db), str(path), subset, prompt, model, name)
     out.print(f"run {run}: {count} answers imported")
 
 
@@ -149,7 +147,6 @@ def merge_command(shards: tuple[Path, ...], run_ref: str, name: str, db: Path | 
     The shards must have asked the same question (model, prompt, examples, settings); it says
     which shards and how many sentences are still missing, and merging again adds nothing twice.
     """
-    from core.merge import merge
 
     for line in merge(open_store(db), list(shards), run_ref, name).lines():
         out.print(escape(line), highlight=False)

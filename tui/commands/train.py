@@ -11,7 +11,13 @@ import click
 
 from common.machine import machine
 from core import layers
-from core.progress import bar
+from core.jobs import experiments, results
+from core.specs import as_spec
+from core.student import presets, training
+from core.student import schedules as blend
+from core.student.examples import measure_spec
+from models import distributed
+from tui.render import bar
 from tui.shell import (
     db_option,
     err,
@@ -68,8 +74,6 @@ def train_command(distilled: tuple[str, ...], original: tuple[str, ...], schedul
     torchrun --standalone --nproc-per-node N -m tui.cli train ... (the same command again
     resumes).
     """
-    from core import presets, training
-    from models import distributed
 
     config = presets.config(preset, decay, distilled=list(distilled), original=list(original),
                             schedule=schedule, blend=blend, distilled_filter=distilled_filter,
@@ -89,14 +93,15 @@ def train_command(distilled: tuple[str, ...], original: tuple[str, ...], schedul
             elif isinstance(event, training.TrainingEnded):
                 run = event.run
     out.print(training_table(store.training.metrics(run), run))
-    test = training.measure_spec(store, config.test, "conll-test")
-    subset, _, reference = test.partition("@")
-    if test and layers.labelled(store, test):
-        print_reports(layers.score(store, subset, reference or "gold", [f"pred:{run}"]),
+    test = measure_spec(store, config.test, "conll-test")
+    measured = as_spec(test) if test else None
+    if measured and layers.labelled(store, measured):
+        print_reports(layers.score(store, measured.subset, measured.layer, [f"pred:{run}"]),
                       f"training run {run} on {test}", "table")
-    elif test:
-        out.print(f"{subset} has no labels to score against: its predictions are the layer pred:{run}"
-                  f" (score them with nerd report {subset} --gold review:N --pred pred:{run})")
+    elif measured:
+        out.print(f"{measured.subset} has no labels to score against: its predictions are the layer"
+                  f" pred:{run} (score them with nerd report {measured.subset} --gold review:N"
+                  f" --pred pred:{run})")
 
 
 @main.command()
@@ -139,7 +144,6 @@ def experiment(experiment: str, preset: str, seeds: int, only: tuple[str, ...], 
                db: Path | None) -> None:
     """Run phase two (groups A-E), phase three (blend patterns) or the learning curve as a
     resumable queue; the tables cover every finished run of the experiment in the database."""
-    from core import experiments, training
 
     store = open_store(db)
     sources = experiments.Sources(conll_distilled, bbc_distilled, original, curve_distilled)
@@ -165,7 +169,7 @@ def experiment(experiment: str, preset: str, seeds: int, only: tuple[str, ...], 
         raise click.ClickException("annotate first (each resumes where it stopped):\n  "
                                    + "\n  ".join(needed))
 
-    scored = training.measure_spec(store, test, "conll-test")
+    scored = measure_spec(store, test, "conll-test")
     if not scored:
         err.print("no test set with labels (--test): " + ("nothing to tabulate" if tables_only else
                   "the runs are trained and kept, but there is nothing to tabulate"))
@@ -174,7 +178,7 @@ def experiment(experiment: str, preset: str, seeds: int, only: tuple[str, ...], 
         if not scored:
             return
         out_dir.mkdir(parents=True, exist_ok=True)
-        markdown, table = experiments.report(store, experiment, scored, out_dir / f"{experiment}.png")
+        markdown, table = results.report(store, experiment, scored, out_dir / f"{experiment}.png")
         command = shlex.join(["nerd", *sys.argv[1:]])  # an empty argument shows as ''
         (out_dir / f"{experiment}.md").write_text(
             f"# {experiment}\n\n- written: {datetime.now(UTC).isoformat(timespec='seconds')}\n"
@@ -215,8 +219,6 @@ def schedules(specs: tuple[str, ...], epochs: int, png: Path | None) -> None:
     """w0 (share of distilled data) per epoch for each blend schedule, as a table and a plot."""
     from rich.table import Table
     from rich.text import Text
-
-    from core import schedules as blend
 
     chosen = list(specs) or ["simple-mix", "sigmoid:8", "sigmoid:32", "cosine", "power:0.2",
                              "power:2", "all"]

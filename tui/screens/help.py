@@ -9,7 +9,10 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from core.labels import CONLL, LabelSchema
+from core.data.schema import CONLL, LabelSchema
+from tui.screens.reports import ReportsScreen
+from tui.screens.review import ReviewScreen
+from tui.screens.runs import RunsScreen
 
 KEY_NAMES = {"question_mark": "?", "left": "←", "right": "→", "up": "↑", "down": "↓",
              "shift+left": "⇧←", "shift+right": "⇧→", "shift+tab": "⇧tab", "left_square_bracket": "[",
@@ -52,36 +55,33 @@ def key_table(title: str, bindings: list[BindingType]) -> Table:
 Column = list[tuple[str, list[BindingType]]]
 
 
-def sections(schema: LabelSchema) -> tuple[Column, Column, Column]:
+def sections(schema: LabelSchema, everywhere: list[BindingType]) -> tuple[Column, Column, Column]:
     """Three columns: the review screen's keys to move and label (1-9 the project's types), its
-    keys to decide and go on, and everything else."""
-    from tui.app import NerdApp
-    from tui.screens.reports import ReportsScreen
-    from tui.screens.review import ReviewScreen
-    from tui.screens.runs import RunsScreen
-
+    keys to decide and go on, and everything else (`everywhere`: the app's own bindings, passed
+    in so this screen needs no import of the app)."""
     review = ReviewScreen.bindings_for(schema)
     first = [b for b in review if b.action.split("(")[0] in MOVE_AND_LABEL]
     return ([("Review (F2) · 1-9 label", first)],
             [("Decide, go on", [b for b in review if b not in first])],
-            [("Everywhere", NerdApp.BINDINGS), ("Runs (F3)", RunsScreen.BINDINGS),
+            [("Everywhere", everywhere), ("Runs (F3)", RunsScreen.BINDINGS),
              ("Reports (F4)", ReportsScreen.BINDINGS)])
 
 
 class HelpScreen(ModalScreen[None]):
-    """Scroll with ↑/↓; esc, ? or F1 closes it. `schema`: the project's types, for the label keys."""
+    """Scroll with ↑/↓; esc, ? or F1 closes it. `schema`: the project's types, for the label keys;
+    `everywhere`: the app's bindings."""
 
     BINDINGS = [Binding("escape,question_mark,f1", "dismiss", "Close help", key_display="esc")]
 
-    def __init__(self, schema: LabelSchema = CONLL) -> None:
+    def __init__(self, schema: LabelSchema = CONLL, everywhere: list[BindingType] | None = None) -> None:
         super().__init__()
-        self.schema = schema
+        self.schema, self.everywhere = schema, everywhere or []
 
     def compose(self) -> ComposeResult:
         scroll = VerticalScroll(id="help")
         scroll.border_title = "nerd keys · esc closes · a click puts the review's cursor on a token"
         with scroll, Horizontal(id="help-columns"):
-            for column in sections(self.schema):
+            for column in sections(self.schema, self.everywhere):
                 with Vertical(classes="help-column"):
                     for title, bindings in column:
                         yield Static(key_table(title, bindings), classes="help-section")

@@ -11,8 +11,10 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 from textual_plotext import PlotextPlot
 
-from core import evaluate, quality
+from core.data import evaluate
+from core.ship import deploy
 from core.store import Store
+from core.teacher import quality
 from tui.screens.base import NerdScreen
 
 SHIPPING = "e: export the highlighted run to ONNX int8 and score it on conll-test"
@@ -123,7 +125,6 @@ class ReportsScreen(NerdScreen):
     @work(thread=True, group="export", exclusive=True, exit_on_error=False)
     def export_and_score(self, run: int) -> None:
         """In a thread with its own connection: SQLite connections stay in their thread."""
-        from core import deploy
 
         store = Store(self.nerd.db_path)
         shipping = self.query_one("#shipping", Static)

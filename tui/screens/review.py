@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from rich.style import Style
 from rich.text import Text
 from textual import events, work
 from textual.app import ComposeResult
@@ -15,23 +14,18 @@ from textual.timer import Timer
 from textual.widgets import Footer, Static
 
 from common.errors import NerdError
-from common.tags import spans
-from core import review
-from core.labels import CONLL, LabelSchema
-from core.review import Caret, Item, ReviewSession
+from core.data.schema import CONLL, LabelSchema
+from core.review import order
+from core.review.caret import Caret, extend, extend_to, move, next_capitalised, next_entity, to_edge
+from core.review.items import Item
+from core.review.session import DECIDED, ReviewSession
 from tui.screens.base import NerdScreen
 from tui.screens.dialogs import HistoryScreen, NoteScreen
-from tui.widgets.sentence import SentenceView, by_key, colour, entity_style, legend, state
+from tui.widgets.review_text import ORDER_TITLES, around, hint, history_line
+from tui.widgets.sentence import SentenceView, legend, state
 
 LABEL_KEY = "label_key"  # keys 1-9: the type on that key in the project's label schema
 RETRY_SECONDS = 1.0  # while the database is busy, pending rows are retried this often
-
-
-def hint(schema: LabelSchema) -> str:
-    """The line under the sentence, with the schema's keys: `... · 1-4 label · ...` for CoNLL."""
-    keys = [key for key, _ in by_key(schema)]
-    span = f"{keys[0]}-{keys[-1]}" if len(keys) > 1 else keys[0]
-    return f"⇧←→ select · {span} label · a accept · ? keys"
 
 
 class ReviewScreen(NerdScreen):
@@ -164,47 +158,15 @@ class ReviewScreen(NerdScreen):
     # -- drawing ---------------------------------------------------------------------------
 
     def show(self) -> None:
-        item, view, session = self.current, self.query_one(SentenceView), self.session
-        status = self.query_one("#review-status", Static)
-        self.query_one("#review-pace", Static).update(self.pace())
+        """The sentence in view, its cursor and selection, and the lines around it (`around`)."""
+        item, view = self.current, self.query_one(SentenceView)
         self.query_one("#message", Static).update(Text(self.message, "italic") if self.message else "")
-        if item is None or session is None:
-            view.tokens, view.tags = [], []
-            status.update("no annotation run yet" if session is None else
-                          f"run {session.run_id} has no annotated sentence yet")
-            self.query_one("#gold-line", Static).update(
-                Text("Start a run on the runs screen (F3), or `nerd annotate` / "
-                     "`nerd import llm-output`.", style="dim"))
-            for part in ("#llm-text", "#history-text", "#why"):
-                self.query_one(part, Static).update("")
-            return
-        view.tokens, view.tags = item.tokens, item.tags
-        view.cursor = self.caret.cursor
-        view.selection = self.caret.selection
-        name = session.name if len(session.name) <= 16 else session.name[:15] + "…"
-        where = f"sentence {session.position(self.index) + 1}/{len(session)}"
-        line = Text(f"run {session.run_id} {name} · {where}")
-        if item.status:
-            line.append(" · ").append_text(state(item.status))
-        if item.disagrees:
-            line.append(" · ≠ gold", "bold red")
-        status.update(line)
-        self.query_one("#gold-line", Static).update(gold_line(item, self.schema.colours()))
-        self.query_one("#why", Static).update(why_line(item, session))
-        self.query_one("#llm-text", Static).update(llm_panel(item))
-        self.query_one("#history-text", Static).update(history_panel(session))
-
-    def pace(self) -> Text:
-        """This session's decisions, their rate and what is left; a warning while the database
-        is busy (the changes are kept and written as soon as it is free)."""
-        session = self.session
-        if session is None:
-            return Text()
-        if session.pending:
-            return Text(f"⚠ database busy · {len(session.pending)} unsaved", "bold red")
-        pace = session.pace
-        rate = f" · {pace.per_minute:.1f}/min" if pace.done else ""
-        return Text(f"done {pace.done}{rate} · {session.remaining} left")
+        view.tokens, view.tags = (item.tokens, item.tags) if item is not None else ([], [])
+        if item is not None:
+            view.cursor = self.caret.cursor
+            view.selection = self.caret.selection
+        for part, text in around(self.session, item, self.index, self.schema.colours()).items():
+            self.query_one(f"#{part}", Static).update(text)
 
     def say(self, message: str) -> None:
         self.message = message
@@ -248,24 +210,24 @@ class ReviewScreen(NerdScreen):
 
     def action_move(self, step: int) -> None:
         if self.current:
-            self.place(review.move(self.caret, self.current.tokens, step))
+            self.place(move(self.caret, self.current.tokens, step))
 
     def action_edge(self, end: int) -> None:
         if self.current:
-            self.place(review.to_edge(self.current.tokens, bool(end)))
+            self.place(to_edge(self.current.tokens, bool(end)))
 
     def action_entity(self, step: int) -> None:
         if self.current:
-            self.place(review.next_entity(self.caret, self.current.tags, step), "no entity in this sentence")
+            self.place(next_entity(self.caret, self.current.tags, step), "no entity in this sentence")
 
     def action_name(self, step: int) -> None:
         if self.current:
-            self.place(review.next_capitalised(self.caret, self.current.tokens, step),
+            self.place(next_capitalised(self.caret, self.current.tokens, step),
                        "no capitalised word further " + ("on" if step > 0 else "back"))
 
     def action_extend(self, step: int) -> None:
         if self.current:
-            self.place(review.extend(self.caret, self.current.tokens, self.current.tags, step))
+            self.place(extend(self.caret, self.current.tokens, self.current.tags, step))
 
     def action_clear_selection(self) -> None:
         self.place(Caret(self.caret.cursor))
@@ -274,7 +236,7 @@ class ReviewScreen(NerdScreen):
         item = self.current
         if item and 0 <= event.token < len(item.tokens):
             if event.shift:
-                self.place(review.extend_to(self.caret, item.tags, event.token))
+                self.place(extend_to(self.caret, item.tags, event.token))
             else:
                 self.place(Caret(event.token))
 
@@ -309,7 +271,7 @@ class ReviewScreen(NerdScreen):
     def action_decide(self, action: str, note: str = "") -> None:
         """Record the decision on the sentence in view and go to the next one not decided."""
         item, session = self.current, self.session
-        if item is None or session is None or action not in review.DECIDED:
+        if item is None or session is None or action not in DECIDED:
             return
         if action == "flag":
             session.flag(item.id, note)
@@ -393,29 +355,29 @@ class ReviewScreen(NerdScreen):
         session = self.session
         if session is None or not session.items:
             return
-        name = review.ORDERS[(review.ORDERS.index(session.order_name) + 1) % len(review.ORDERS)]
+        name = order.ORDERS[(order.ORDERS.index(session.order_name) + 1) % len(order.ORDERS)]
         if name == "student":
-            found = review.student_model(self.nerd.store)
+            found = order.student_model(self.nerd.store)
             if found is None:
                 self.ordered(session, "document", {}, "no trained student yet (nerd train ...)")
             else:
                 self.say("ordering by the student's confidence: loading it…")
                 self.score_by_student(session, *found)
             return
-        scores = review.vote_scores(session.items) if name == "votes" else {}
+        scores = order.vote_scores(session.items) if name == "votes" else {}
         unscored = "" if scores or name == "document" else "no votes in this run (one answer a sentence)"
         self.ordered(session, name, scores, unscored)
 
     @work(thread=True, exclusive=True, group="order", exit_on_error=False)
     def score_by_student(self, session: ReviewSession, run: int, folder: Path) -> None:
         try:
-            scores = review.student_scores(session.items, folder, run)
+            scores = order.student_scores(session.items, folder, run)
         except (NerdError, OSError, RuntimeError, ValueError) as exc:
             self.app.call_from_thread(self.say, f"the student could not score the run: {exc}")
             return
         self.app.call_from_thread(self.ordered, session, "student", scores)
 
-    def ordered(self, session: ReviewSession, name: str, scores: review.Scores, note: str = "") -> None:
+    def ordered(self, session: ReviewSession, name: str, scores: order.Scores, note: str = "") -> None:
         """Review in this order from its first sentence; the why line says why each is there."""
         if session is not self.session:
             return
@@ -434,67 +396,3 @@ class ReviewScreen(NerdScreen):
             pane.scroll_page_down(animate=False)
         else:
             pane.scroll_page_up(animate=False)
-
-
-ORDER_TITLES = {"document": "document order", "votes": "least sure first, by the teacher's votes",
-                "student": "least sure first, by the student"}
-
-
-def gold_line(item: Item, colours: dict[str, str]) -> Text:
-    """Gold's entities beneath the sentence, so a disagreement is plain to see."""
-    text = Text("gold: ", style="bold")
-    if item.gold is None:
-        return text.append("none (raw text)", "dim")
-    found = spans(item.gold)
-    if not found:
-        text.append("no entities", "dim")
-    for start, end, kind in found:
-        text.append(" ".join(item.tokens[start:end]), entity_style(kind, colours))
-        text.append(f" {kind}", f"italic {colour(kind, colours)}")
-        text.append("  ")
-    return text
-
-
-def why_line(item: Item, session: ReviewSession) -> Text:
-    """Why this sentence is here (in a confidence order), and a flag's note."""
-    text = Text()
-    if session.order_name != "document":
-        text.append("why here: ", "bold")
-        text.append(session.reasons.get(item.id, "no score (after the scored ones)"))
-    if item.status == "flagged":
-        text.append("\n" if text else "").append("flag: ", "bold magenta").append(item.note or "(no note)")
-    return text
-
-
-def llm_panel(item: Item) -> Text:
-    """What the teacher said: parse status, unmatched strings, raw answer, reasoning."""
-    text = Text()
-    ok = item.parse_status in ("ok", "repaired")
-    text.append("parse ", "bold").append(item.parse_status or "?", "green" if ok else "bold red")
-    text.append("\nunmatched ", "bold")
-    if item.unmatched:
-        for kind, value in item.unmatched:
-            text.append(f"\n  {kind}: {value}", "bold red")
-    else:
-        text.append("none", "dim")
-    text.append("\n\nanswer\n", "bold").append(item.raw.strip() or "(empty)")
-    if item.reasoning.strip():
-        text.append("\n\nreasoning\n", "bold").append(item.reasoning.strip())
-    return text
-
-
-def history_line(item: Item) -> Text:
-    """One decision: its mark and the sentence's start."""
-    return state(item.status)[:1].append(" " + " ".join(item.tokens))
-
-
-def history_panel(session: ReviewSession) -> Text:
-    """The last decisions, newest first; a click reopens one (H lists them too)."""
-    text = Text("\nlast decisions", "bold", no_wrap=True, overflow="ellipsis")
-    if not session.history:
-        return text.append("\nnone yet", "dim")
-    for sid in session.history:
-        line = history_line(session.item(sid))
-        line.stylize(Style(meta={"sentence": sid}))
-        text.append("\n").append_text(line)
-    return text

@@ -1,6 +1,6 @@
 """The runs screen: the annotation runs, and a form that starts one in a background thread.
 
-The run itself is `core.annotate.annotate_events`, committed sentence by sentence; the
+The run itself is `core.teacher.annotate.annotate_events`, committed sentence by sentence; the
 worker posts each event as a message, and cancelling (or quitting) stops the iteration, which
 keeps every sentence already annotated and marks the run cancelled.
 """
@@ -21,11 +21,12 @@ from textual.widgets import Button, DataTable, Footer, Input, Label, ProgressBar
 from textual.worker import get_current_worker
 
 from common.errors import NerdError
-from core import annotate as annotation
-from core import corpora
-from core.corpora import SubsetError
+from core.data import corpora
+from core.data.corpora import SubsetError
+from core.specs import as_spec
 from core.store import Store
-from models.backends import open_backend
+from core.teacher.annotate import Connection, Ended, Event, Progressed, Started, start
+from core.teacher.runs import RunConfig
 from tui.screens.base import NerdScreen
 
 COLUMNS = ("id", "name", "subset", "backend", "prompt", "done", "status")
@@ -34,7 +35,7 @@ COLUMNS = ("id", "name", "subset", "backend", "prompt", "done", "status")
 class RunEvent(Message):
     """An event of the annotation run in the worker, handed to the screen."""
 
-    def __init__(self, run: int, event: annotation.Event) -> None:
+    def __init__(self, run: int, event: Event) -> None:
         super().__init__()
         self.run, self.event = run, event
 
@@ -65,8 +66,8 @@ def validate(store: Store, request: RunRequest) -> None:
     corpora.resolve_subset(store, request.subset)
     if request.limit is not None and request.limit < 1:
         raise SubsetError(f"limit {request.limit}: give how many sentences (1 or more), or leave it empty")
-    pool = request.pool.partition("@")[0]
-    if pool and not pool.startswith("review:"):
+    pool = as_spec(request.pool).subset if request.pool else ""
+    if pool:
         corpora.resolve_subset(store, pool)
 
 
@@ -217,36 +218,34 @@ class RunsScreen(NerdScreen):
         """Runs in a thread with its own connection (SQLite connections stay in their thread)."""
         worker = get_current_worker()
         store = Store(self.nerd.db_path)
-        backend, run, message = None, None, ""
+        run, message = None, ""
+        config = RunConfig(subset=request.subset, backend=request.backend, model=request.model,
+                           prompt=request.prompt, pool=request.pool)
+        events = start(store, config, Connection(base_url=request.base_url), bool(request.pool),
+                       request.limit)
         try:
-            prompt = annotation.build_prompt(store, request.prompt, per_sentence=bool(request.pool))
-            backend = open_backend(request.backend, request.model, request.base_url)
-            config = annotation.RunConfig(subset=request.subset, backend=request.backend,
-                                          model=backend.model, prompt=request.prompt, pool=request.pool)
-            if request.pool:
-                config = annotation.small_teacher(config)
-            run = annotation.open_run(store, config, prompt)
-            events = annotation.annotate_events(store, run, backend, prompt, config, request.limit)
             for event in events:
+                if isinstance(event, Started):
+                    run = event.run
                 if worker.is_cancelled or self.stop.is_set():
                     events.close()  # the run is marked cancelled; what is done stays
                     message = f"run {run}: cancelled, {store.annotations.count(run)} sentences kept"
                     break
-                self.post_message(RunEvent(run, event))
-                if isinstance(event, annotation.Ended):
+                if not isinstance(event, Started):
+                    self.post_message(RunEvent(run, event))
+                if isinstance(event, Ended):
                     message = ended(run, event, request.limit)
         except Exception as exc:  # a missing model, a server gone: say so, stay up
             where = f"run {run} failed" if run is not None else "error"
             message = f"[red]{where}:[/] {escape(str(exc))}"
         finally:
-            if backend is not None:
-                backend.close()
+            events.close()
             store.close()
         self.post_message(RunOver(message))
 
     def on_run_event(self, message: RunEvent) -> None:
         event = message.event
-        if isinstance(event, annotation.Progressed):
+        if isinstance(event, Progressed):
             if self.total is None:  # the first event: what was done before, plus the limit
                 self.total = min(event.total, event.done + self.limit) if self.limit else event.total
             self.progressed(message.run, event.done, self.total, event.note if event.asked else "")
@@ -269,7 +268,7 @@ class RunsScreen(NerdScreen):
         self.say(message)
 
 
-def ended(run: int, event: annotation.Ended, limit: int | None) -> str:
+def ended(run: int, event: Ended, limit: int | None) -> str:
     """The line a run ends on: its status, what is done, what went wrong."""
     summary = event.summary
     failed = f", {summary.failed} failed: {escape(summary.errors[0])}" if summary.failed else ""

@@ -15,7 +15,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from common.tags import spans
-from core.labels import CONLL, LabelSchema
+from core.data.schema import CONLL, LabelSchema
 
 OTHER = "#c8c8c8"  # a type the schema lacks, e.g. in a layer made under an older schema
 CURSOR_STYLE = "bold reverse underline"

@@ -1,0 +1,200 @@
+"""The main job on the embedded defaults: what `nerd demo` (and `just demo`) runs.
+
+Each step is idempotent, so running the job again after a crash picks up where it stopped.
+The job is a generator of events (lines, reports, progress), in the manner of `train_epochs`:
+the CLI renders them (`tui.render`), and stopping the iteration stops the job.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from core import layers
+from core.data import corpora
+from core.data.corpora import Stats
+from core.data.evaluate import Report
+from core.data.ingest import TextFormat
+from core.ship import deploy
+from core.store import Store
+from core.student import presets, training
+from core.student.training import BatchDone, TrainingEnded
+from core.teacher import quality
+from core.teacher.annotate import Ended, Progressed, Started, start
+from core.teacher.quality import RunQuality
+from core.teacher.runs import RunConfig
+
+T = TypeVar("T")
+
+CONLL_SPLITS = {"conll-train": "train.txt", "conll-dev": "dev.txt", "conll-test": "test.txt"}
+PAPER_SUBSETS = (
+    # name, dataset, size, exclude, min_tokens
+    ("original-1000", "conll-train", 1000, (), 0),
+    ("distill-1000", "conll-train", 1000, ("original-1000",), 0),
+    ("bbc-long-966", "bbc", 966, (), 30),
+)
+SEED = 13
+
+
+@dataclass(frozen=True)
+class Said:
+    """A line for the person watching."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Working:
+    """Progress of the step under way (a new `step` starts a new bar)."""
+
+    step: str
+    done: int
+    total: int | None
+    info: str = ""
+
+
+@dataclass(frozen=True)
+class CorpusStats:
+    rows: list[Stats]
+
+
+@dataclass(frozen=True)
+class Scored:
+    title: str
+    reports: dict[str, Report]
+
+
+@dataclass(frozen=True)
+class TeacherBehaviour:
+    runs: list[RunQuality]
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    model: str
+    report: Report | None
+    note: str
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The demo's last table: every model it made, scored on CoNLL-2003 test."""
+
+    rows: list[SummaryRow]
+    seconds: float
+
+
+DemoEvent = Said | Working | CorpusStats | Scored | TeacherBehaviour | Summary
+
+
+def import_defaults(store: Store, data: Path) -> Iterator[Said | Working]:
+    """CoNLL-2003 train/dev/test and, when present, the BBC articles."""
+    for name, filename in CONLL_SPLITS.items():
+        result = corpora.import_conll(store, data / "conll2003" / filename, name)
+        yield Said(f"{name}: {result.sentences} sentences" + ("" if result.added else " (already there)"))
+    if (data / "bbc").is_dir():
+        steps = corpora.import_text_steps(store, data / "bbc", "bbc", TextFormat(format="txt", headline=True))
+        result = yield from _working("import bbc", steps)
+        yield Said(f"bbc: {result.sentences} sentences, {result.skipped_duplicates} duplicate articles"
+                   " dropped" if result.added else f"bbc: {result.sentences} sentences (already there)")
+
+
+def sample_defaults(store: Store) -> list[str]:
+    """The paper's subsets, drawn disjointly and seeded."""
+    made = []
+    have = set(store.corpora.dataset_names())
+    for name, dataset, size, exclude, min_tokens in PAPER_SUBSETS:
+        if dataset in have:
+            corpora.sample(store, dataset, name, size, SEED, list(exclude), min_tokens)
+            made.append(name)
+    return made
+
+
+@dataclass
+class DemoOptions:
+    annotate: int = 100  # sentences the embedded teacher labels (0: skip the loop after the report)
+    epochs: int = 10  # simple mix: the first half on distilled data, the second on original
+    model: str = ""  # GGUF for the teacher
+    artifacts: Path | None = None  # where the ONNX bundle goes (default: beside the database)
+
+
+def run_demo(store: Store, data: Path, options: DemoOptions | None = None) -> Iterator[DemoEvent]:
+    """The whole loop on the embedded defaults: import and sample, the floor and ceiling any
+    teacher is judged by, a small annotation run, a short training (distilled then original),
+    ONNX export (int8), and evaluation on CoNLL test, with a summary at the end."""
+    options = options or DemoOptions()
+    started = time.perf_counter()
+    yield from import_defaults(store, data)
+    sample_defaults(store)
+    yield CorpusStats(corpora.stats(store))
+    reports = layers.score(store, "conll-test", "gold", ["lexicon:original-1000"])
+    reports |= layers.score(store, "distill-1000", "gold", ["roundtrip"])
+    yield Scored("Floor and ceiling: entities memorised from original-1000, scored on conll-test;"
+                 " gold turned into a teacher's dict and aligned back, on distill-1000", reports)
+    if not options.annotate:
+        return
+    run = yield from annotate_sample(store, options.annotate, options.model)
+    teacher = quality.run_quality(store, run)
+    yield TeacherBehaviour([teacher])
+    summary = [SummaryRow("teacher (Gemma 270M, 8 nearest-neighbour examples)", teacher.report,
+                          f"{teacher.sentences} distill sentences, {teacher.seconds:.2f} s each")]
+    config = presets.config("cpu", distilled=[f"distill-first-{options.annotate}@run:{run}"],
+                            original=["original-1000"], schedule="simple-mix", dev="conll-dev",
+                            dev_limit=300, test="conll-test", epochs=options.epochs)
+    batches = _batches(training.train_epochs(store, config, "demo"))
+    trained = yield from _working("train (simple mix)", batches)
+    (student,) = layers.score(store, "conll-test", "gold", [f"pred:{trained}"]).values()
+    summary.append(SummaryRow(f"student (MiniLM, torch), training run {trained}", student,
+                              f"{options.epochs} epochs simple mix"))
+    bundle = (options.artifacts or store.path.parent / "artifacts") / "nerd-onnx-int8"
+    check = deploy.export_onnx(store, str(trained), bundle, int8=True)
+    yield Said(f"ONNX bundle {bundle}: max |Δlogit| {check.max_abs_logit_diff:.1e} (fp32),"
+               f" int8 dev F1 {check.dev_f1_fp32:.3f} -> {check.dev_f1_int8:.3f}")
+    result = deploy.evaluate_bundle(bundle, data / "conll2003" / "test.txt")
+    summary.append(SummaryRow("student, ONNX int8", result.report,
+                              f"{result.sentences_per_second:.0f} sentences/s"))
+    yield Summary(summary, time.perf_counter() - started)
+
+
+def annotate_sample(store: Store, size: int, model: str = "") -> Generator[DemoEvent, None, int]:
+    """The first `size` sentences of distill-1000, labelled by the embedded teacher; the run."""
+    corpora.head(store, "distill-1000", f"distill-first-{size}", size)
+    # The small-teacher setting uses the human-labelled pool twice (nearest-neighbour examples
+    # and its entity strings), which lifts the 270M teacher's F1 from 0.20 to 0.67
+    # (bench/results/teacher.md).
+    config = RunConfig(subset=f"distill-first-{size}", backend="llama-cpp", model=model, pool="original-1000")
+    run = None
+    for event in start(store, config, small=True):
+        if isinstance(event, Started):
+            run = event.run
+        elif isinstance(event, Progressed):
+            yield Working(f"annotate {size} sentences", event.done, event.total, event.note)
+        elif isinstance(event, Ended):
+            summary = event.summary
+            yield Said(f"annotation run {run}: {summary.done} sentences, {summary.asked} asked,"
+                       f" {summary.from_store} from the store, {summary.seconds:.0f} s")
+    assert run is not None, "start yields Started first"
+    return run
+
+
+def _batches(events: Iterator[object]) -> Generator[tuple[int, int, str], None, int]:
+    """A training run's batches as progress; its run id."""
+    for event in events:
+        if isinstance(event, BatchDone):
+            yield event.batch, event.batches, event.note
+        elif isinstance(event, TrainingEnded):
+            return event.run
+    raise AssertionError("train_epochs ends with TrainingEnded")
+
+
+def _working(step: str, steps: Generator[tuple, None, T]) -> Generator[Working, None, T]:
+    """A sub-step's (done, total[, info]) as `Working` events; returns the sub-step's value."""
+    while True:
+        try:
+            done, total, *info = next(steps)
+        except StopIteration as finished:
+            return finished.value
+        yield Working(step, done, total, *info)

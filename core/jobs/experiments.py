@@ -1,0 +1,193 @@
+"""The paper's experiments, and a learning curve, as resumable queues of training runs.
+
+Phase two: groups A-E (section "Experiment Design"). Phase three: every blend pattern on
+distilled CoNLL + BBC and original CoNLL data. The curve: how much the teacher adds to
+100, 250, 500 and 1000 human sentences, its few-shot pool limited to those same sentences.
+
+Each job is a named training run, `EXPERIMENT/SETTING/GROUP/seedN`; a finished one is
+skipped and an interrupted one resumes, so a sweep runs in pieces (`--only`, `--seeds`, or
+simply again). Tables are made from every finished run of the experiment in the store, so
+they grow as the queue does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from core.data import corpora
+from core.specs import as_spec
+from core.store import Store
+from core.student import presets
+from core.student.config import TrainConfig, TrainingBusy, TrainingError
+from core.student.schedules import PAPER_SCHEDULES
+from core.student.training import train
+
+EXPERIMENTS = ("phase2", "phase3", "curve")
+CURVE_SIZES = (100, 250, 500, 1000)
+# Curve recipes: what the distilled data is used for, beside the human sentences.
+RECIPES: dict[str, dict] = {
+    "human": {"schedule": "pure-original"},
+    "two-stage": {"schedule": "pure-original", "pretrain_epochs": presets.TWO_STAGE_PRETRAIN_EPOCHS},
+    "simple-mix": {"schedule": "simple-mix"},
+    "loss-mix": {"schedule": "simple-mix", "blend": "loss"},
+}
+
+
+@dataclass(frozen=True)
+class Job:
+    experiment: str
+    setting: str  # the preset and any departure from it, e.g. cpu, paper-constant, cpu+frozen
+    group: str  # A..E, a schedule, or SIZE/RECIPE
+    seed: int
+    config: TrainConfig
+
+    @property
+    def name(self) -> str:
+        return f"{self.experiment}/{self.setting}/{self.group}/seed{self.seed}"
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where the distilled and original data come from (subset@layer specs). The distilled
+    layers name their annotation runs: `run:latest` would move when another run is made."""
+
+    conll_distilled: str = "distill-1000@run:distill-1000-pool1000"
+    bbc_distilled: str = "bbc-long-966@run:bbc-long-966-pool1000"
+    original: str = "original-1000"
+    curve_distilled: str = "distill-1000@run:distill-1000-pool{size}"  # teacher pool = the human sentences
+
+
+def phase2_groups(sources: Sources) -> dict[str, tuple[str, list[str], list[str]]]:
+    """Group -> (schedule, distilled, original), as the paper describes them."""
+    conll, both = [sources.conll_distilled], [sources.conll_distilled, sources.bbc_distilled]
+    groups = {
+        "A": ("pure-original", [], [sources.original]),
+        "B": ("pure-distilled", conll, []),
+        "C": ("pure-distilled", both, []),
+        "D": ("simple-mix", conll, [sources.original]),
+        "E": ("simple-mix", both, [sources.original]),
+    }
+    return groups if sources.bbc_distilled else {g: v for g, v in groups.items() if g not in ("C", "E")}
+
+
+def curve_subset(sources: Sources, size: int) -> str:
+    """The first `size` human sentences (nested: 100 ⊂ 250 ⊂ ...), as a subset name."""
+    return f"{sources.original}-first-{size}"
+
+
+def _plan(experiment: str, sources: Sources, sizes: tuple[int, ...], recipes: tuple[str, ...]
+          ) -> dict[str, dict]:
+    """Group -> the config fields that make it."""
+    if experiment == "phase2":
+        return {g: {"schedule": s, "distilled": d, "original": o}
+                for g, (s, d, o) in phase2_groups(sources).items()}
+    if experiment == "phase3":
+        both = [spec for spec in (sources.conll_distilled, sources.bbc_distilled) if spec]
+        return {spec: {"schedule": spec, "distilled": [] if spec == "pure-original" else both,
+                       "original": [] if spec == "pure-distilled" else [sources.original]}
+                for spec in PAPER_SCHEDULES}
+    if experiment == "curve":
+        unknown = set(recipes) - set(RECIPES)
+        if unknown:
+            raise TrainingError(f"--recipes {', '.join(sorted(unknown))}: choose from {', '.join(RECIPES)}")
+        return {f"{size}/{recipe}": {
+            **RECIPES[recipe], "original": [curve_subset(sources, size)],
+            "distilled": [] if recipe == "human" else [sources.curve_distilled.format(size=size)]}
+            for size in sizes for recipe in recipes}
+    raise TrainingError(f"unknown experiment {experiment!r}; use {', '.join(EXPERIMENTS)}")
+
+
+def setting(preset: str, config: TrainConfig) -> str:
+    """The job's setting label: the preset, then each departure that changes every group."""
+    base = presets.config(preset)
+    label = preset
+    if config.lr_schedule != base.lr_schedule:
+        label += f"-{config.lr_schedule}"
+    if config.epochs != base.epochs:
+        label += f"-{config.epochs}ep"
+    if config.freeze_embeddings:
+        label += "+frozen"
+    return label
+
+
+def jobs(experiment: str, sources: Sources, preset: str = "paper", seeds: int = 5,
+         only: list[str] | None = None, decays: tuple[bool, ...] = (True, False),
+         base: dict | None = None, sizes: tuple[int, ...] = CURVE_SIZES,
+         recipes: tuple[str, ...] = ("human", "two-stage")) -> list[Job]:
+    """Every job of the experiment; `base` holds explicit settings, which win over the preset.
+
+    `decays` matters only for a preset whose learning rate decays a epoch (paper); for any
+    other the runs would be the same, so they are asked for once.
+    """
+    base = base or {}
+    plan = _plan(experiment, sources, sizes, recipes)
+    if only:
+        unknown = set(only) - set(plan)
+        if unknown and experiment == "phase2" and not sources.bbc_distilled and unknown <= {"C", "E"}:
+            raise TrainingError(f"--only {', '.join(sorted(unknown))}: groups C and E train on the BBC"
+                                " distilled data; give --bbc-distilled SUBSET@LAYER")
+        if unknown:
+            raise TrainingError(f"--only {', '.join(sorted(unknown))}: not in {experiment};"
+                                f" choose from {', '.join(plan)}")
+        plan = {k: v for k, v in plan.items() if k in only}
+    if presets.config(preset).lr_schedule != "decay":
+        decays = decays[:1]
+    out = []
+    for group, fields in plan.items():
+        for decay in decays:
+            for seed in range(1, seeds + 1):
+                config = presets.config(preset, decay, **{**base, **fields, "seed": seed})
+                label = setting(preset, config) + ("-no-bbc" if experiment == "phase3"
+                                                   and not sources.bbc_distilled else "")
+                out.append(Job(experiment, label, group, seed, config))
+    return out
+
+
+def prepare(store: Store, experiment: str, queue: list[Job], sources: Sources,
+            sizes: tuple[int, ...] = CURVE_SIZES) -> list[str]:
+    """Make the curve's nested human subsets (cheap) and list the annotation runs the
+    queue needs that the store lacks, each as the command that makes it."""
+    pools = {sources.conll_distilled: sources.original, sources.bbc_distilled: sources.original}
+    if experiment == "curve":
+        pools = {}
+        for size in sizes:
+            corpora.head(store, sources.original, curve_subset(sources, size), size)
+            pools[sources.curve_distilled.format(size=size)] = curve_subset(sources, size)
+    used = {spec for job in queue for spec in job.config.distilled}
+    needed = []
+    for spec, pool in pools.items():
+        if spec not in used:
+            continue
+        parsed = as_spec(spec)
+        subset, layer = parsed.subset, parsed.layer
+        name = layer.ref
+        if layer.kind != "run" or name == "latest":
+            continue
+        found = store.annotations.find(name)
+        run = store.annotations.run(found) if found is not None else None
+        if run is None or run.status != "finished":  # a part-labelled layer would train silently
+            state = "" if run is None else f"  # {run.status}, {store.annotations.count(run.id)} done"
+            needed.append(f"nerd annotate {subset} --small-teacher --pool {pool} --name {name}{state}")
+    return needed
+
+
+def run_queue(store: Store, queue: list[Job], on_job: Callable[[int, int, Job], None] | None = None,
+              progress=None, on_done: Callable[[Job, int], None] | None = None,
+              on_busy: Callable[[Job], None] | None = None) -> list[tuple[Job, int]]:
+    """Train every job in turn (a finished one returns at once); `on_done` after each. A job
+    another process is training is left to it (`on_busy`), so several workers can share a queue."""
+    done = []
+    for i, job in enumerate(queue):
+        if on_job:
+            on_job(i, len(queue), job)
+        try:
+            run = train(store, job.config, job.name, progress=progress)
+        except TrainingBusy:
+            if on_busy:
+                on_busy(job)
+            continue
+        done.append((job, run))
+        if on_done:
+            on_done(job, run)
+    return done

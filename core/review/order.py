@@ -1,0 +1,58 @@
+"""The orders a review can walk a run's sentences in: least confident first.
+
+A score is a sentence's confidence and why it has it, from the teacher's votes or from the
+newest trained student; `ReviewSession.arrange` sorts by it. The student is loaded only when
+asked for (`student_scores`), as the screen does in a worker thread.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.review.items import Item
+from core.store import Store
+from models import encoder
+
+ORDERS = ("document", "votes", "student")
+Scores = dict[int, tuple[float, str]]  # sentence id -> (confidence, why it is there)
+
+
+def vote_scores(items: list[Item]) -> Scores:
+    """The teacher's confidence in each sentence: its least agreed-on entity's share of the votes
+    (an entity named by half of the samples is the least sure), 0 for an answer that did not
+    parse. Sentences answered once (no votes) and parsed get no score."""
+    out: Scores = {}
+    for item in items:
+        if item.parse_status not in ("ok", "repaired"):
+            out[item.id] = (0.0, f"the teacher's answer did not parse ({item.parse_status or 'no answer'})")
+        elif item.votes:
+            kind, text, n, total = min(item.votes, key=lambda v: max(v[2] / v[3], 1 - v[2] / v[3]))
+            share = n / total
+            out[item.id] = (max(share, 1 - share), f"{n} of {total} samples named {text!r} {kind}")
+        elif item.votes is not None:
+            out[item.id] = (1.0, "every sample agreed: no entity")
+    return out
+
+
+def student_model(store: Store) -> tuple[int, Path] | None:
+    """The newest finished training run with its saved model, and the model's folder."""
+    for run in store.training.runs():
+        folder = Path(run.checkpoint_dir or "") / "model"
+        if run.status == "finished" and (folder / "config.json").is_file():
+            return run.id, folder
+    return None
+
+
+def student_scores(items: list[Item], folder: Path, run: int | None = None) -> Scores:
+    """The student's confidence in each sentence: the probability of its least sure word's best
+    label (Prodigy's ner.teach asks about those first: they teach the model most)."""
+    model, tokenizer = encoder.load_classifier(folder), encoder.load_tokenizer(folder)
+    found = encoder.word_confidences(model, tokenizer, [i.tokens for i in items])
+    out: Scores = {}
+    which = f"training run {run}" if run is not None else "the student"
+    for item, words in zip(items, found, strict=True):
+        if words:
+            k = min(range(len(words)), key=lambda i: words[i][1])
+            label, p = words[k]
+            out[item.id] = (p, f"{which} is {p:.0%} sure {item.tokens[k]!r} is {label}")
+    return out

@@ -1,0 +1,1 @@
+"""The student: blend schedules, training presets, and the training loop."""
