@@ -129,7 +129,6 @@ def test_spacy_without_spacy_falls_back_to_jsonl(project, monkeypatch):
 
 
 def test_spacy_docbin(project):
-    pytest.importorskip("spacy")
     from spacy.tokens import DocBin
     from spacy.vocab import Vocab
 
@@ -143,7 +142,8 @@ def test_spacy_docbin(project):
 
 
 def test_hf_dataset(project):
-    datasets = pytest.importorskip("datasets")
+    import datasets
+
     nerd, layer, tmp = project
     target = tmp / "hf"
     nerd("export", "hf", "ships", "--layer", layer, "--out", str(target))
