@@ -26,7 +26,7 @@ BUSY_WAIT = 0.05  # seconds a write waits for another program's lock before the 
 class NerdApp(App[None]):
     """`NerdApp(db, run)`: `run` is the annotation run to review (default: the newest with an
     answered sentence). Writes never block the screen for long: a busy database makes the
-    review keep its changes and retry (`core.review.session.ReviewSession.flush`)."""
+    review keep its changes in the journal and retry (`core.review.session.ReviewSession.flush`)."""
 
     CSS_PATH = "app.tcss"
     TITLE = "nerd"
@@ -44,8 +44,7 @@ class NerdApp(App[None]):
         super().__init__()
         self.db_path = Path(db)
         self.store = Store(self.db_path, busy_timeout=BUSY_WAIT)
-        self.review: ReviewSession | None = None  # the review screen's session (its unsaved rows)
-        self.quit_unsaved = False
+        self.review: ReviewSession | None = None  # the review screen's session (its waiting rows)
         self.sub_title = self.db_path.name
         if run is not None and run not in self.annotation_runs():
             known = ", ".join(map(str, self.annotation_runs())) or "none yet"
@@ -70,15 +69,17 @@ class NerdApp(App[None]):
             self.push_screen(HelpScreen(self.label_schema(), self.BINDINGS))
 
     async def action_quit(self) -> None:
-        """Quit; while the database is too busy to take the last changes, q twice."""
-        session = self.review
-        if session is not None and not session.flush() and not self.quit_unsaved:
-            self.quit_unsaved = True
-            self.notify(f"{len(session.pending)} changes are not saved yet: the database is busy."
-                        " Wait, or press q again to quit without them.", title="database busy",
-                        severity="error", timeout=10)
-            return
+        """Quit: rows the busy database has not taken yet stay in the journal, written when the
+        project is next opened (`waiting` says how many)."""
+        if self.review is not None:
+            self.review.flush()
         self.exit()
 
+    @property
+    def waiting(self) -> int:
+        return len(self.review.pending) if self.review is not None else 0
+
     def on_unmount(self) -> None:
+        if self.review is not None:
+            self.review.journal.close()
         self.store.close()

@@ -100,6 +100,9 @@ def launch(db: Path, run: int | None, headless: bool = False) -> None:
                             f" or create it with `nerd init --db {db}`")
     app = NerdApp(db, run)
     app.run(headless=headless)
+    if app.waiting:
+        err.print(f"{app.waiting} review changes wait in {db}.journal (the database was busy): they are"
+                  " written the next time the project is opened (nerd tui)")
     if app.return_code:
         sys.exit(app.return_code)
 

@@ -5,8 +5,11 @@ state (edited, accepted, rejected, flagged, kept different from gold, skipped), 
 the `review:N` layer trains on. Undo and redo append rows too, so a crash at any moment
 leaves the database holding what the reviewer last saw.
 
-When another program holds the database's write lock, a change is kept in `pending` and
-written, in order, by the next `flush()`: the reviewer goes on working meanwhile.
+When another program holds the database's write lock, a change goes to the project's journal
+(`core.review.journal`: a file beside the database, fsync'd) and is written, in order, by the
+next `flush()`: the reviewer goes on working meanwhile, and an app killed then loses nothing,
+since the next session to open the project writes what its journal holds. Every review row is
+written here and only here, each with its own edit id, so none is ever stored twice.
 
 The sentences (`Item`) and their tag edits are in `core.review.items`, the cursor in
 `core.review.caret`, and the orders a session can walk in (`arrange`) in `core.review.order`.
@@ -21,6 +24,7 @@ from dataclasses import dataclass, field
 
 from core.data.corpora import NotFound
 from core.review.items import EDITED, Item, entities, relabel, unlabel_span
+from core.review.journal import Journal, Row
 from core.review.order import Scores
 from core.store import Store, StoreBusy
 from core.store.reviews import DECISIONS, UNREVIEWED
@@ -41,19 +45,6 @@ class Change:
     sentence_id: int
     before: State
     after: State
-
-
-@dataclass(frozen=True)
-class Row:
-    """A review row waiting to be written (the database was busy)."""
-
-    run_id: int
-    sentence_id: int
-    tags: list[str]
-    entities: list
-    action: str
-    status: str
-    note: str
 
 
 @dataclass
@@ -87,11 +78,18 @@ class ReviewSession:
 
     def __init__(self, store: Store, run_id: int, pending: Iterable[Row] = (),
                  clock: Callable[[], float] = time.monotonic) -> None:
+        """`pending`: rows another session kept for later (they join this project's journal,
+        with any a killed app left behind, and are written now if the database is free)."""
         self.store, self.run_id = store, run_id
         run = store.annotations.run(run_id)
         if run is None:
             raise NotFound(f"no annotation run {run_id}")
         self.name: str = run.name
+        self.journal = Journal.of(store.path)
+        self.journal.take_over()
+        for row in pending:
+            self.journal.append(row)
+        self.flush()  # before the states are read, so they include what the journal held
         self.items: list[Item] = [
             Item(s.id, s.tokens, s.gold, s.tags, s.raw, s.reasoning, s.unmatched, s.parse_status,
                  list(s.tags), votes=s.votes)
@@ -102,8 +100,7 @@ class ReviewSession:
             if sid in self._by_id and review.tags is not None:
                 item = self.items[self._by_id[sid]]
                 item.tags, item.status, item.note = list(review.tags), review.status, review.note
-        self.pending: deque[Row] = deque(pending)  # written already for another run, or not yet
-        for row in self.pending:
+        for row in self.pending:  # any run's rows wait here; this run's show as they will be
             if row.run_id == run_id and row.sentence_id in self._by_id:
                 item = self.item(row.sentence_id)
                 item.tags, item.status, item.note = list(row.tags), row.status, row.note
@@ -218,28 +215,41 @@ class ReviewSession:
         return True
 
     def _apply(self, item: Item, tags: list[str], status: str, note: str, action: str) -> None:
-        """One row, written at once unless the database is busy: then it waits, in order, for
-        the next `flush` (the caller's retry), and this change does not wait on the lock again."""
+        """One row, written at once unless the database is busy: then it goes to the journal and
+        waits, in order, for the next `flush` (the caller's retry); a change made while rows wait
+        joins them without waiting on the lock again."""
         item.tags, item.status, item.note = list(tags), status, note
         self.pace.record(item.id, item.decided)
-        self.pending.append(Row(self.run_id, item.id, list(tags), entities(item.tokens, tags), action,
-                                status, note))
-        if len(self.pending) == 1:
-            self.flush()
+        row = Row(self.run_id, item.id, list(tags), entities(item.tokens, tags), action, status, note,
+                  Row.new_id())
+        if not self.pending:
+            try:
+                self._write(row)
+                return
+            except StoreBusy:
+                pass
+        self.journal.append(row)
 
     # -- the database: rows it was too busy to take ---------------------------------------------
 
+    @property
+    def pending(self) -> deque[Row]:
+        """The rows the journal holds for the database, in order (any run's)."""
+        return self.journal.rows
+
     def flush(self) -> bool:
-        """Write the pending rows in order; False (the rest kept) while the database is busy."""
+        """Write the journal's rows in order; False (the rest kept) while the database is busy."""
         while self.pending:
-            row = self.pending[0]
             try:
-                self.store.reviews.add(row.run_id, row.sentence_id, row.tags, row.entities, row.action,
-                                       row.status, row.note)
+                self._write(self.pending[0])
             except StoreBusy:
                 return False
-            self.pending.popleft()
+            self.journal.written()
         return True
+
+    def _write(self, row: Row) -> None:
+        self.store.reviews.add(row.run_id, row.sentence_id, row.tags, row.entities, row.action,
+                               row.status, row.note, row.edit_id)
 
     # -- order and navigation: positions in `order`, wrapping; None when nothing matches ------
 

@@ -176,7 +176,14 @@ def _v8(db: sqlite_utils.Database) -> None:
     db.execute("alter table annotations add column endpoint text")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
+def _v9(db: sqlite_utils.Database) -> None:
+    """Issue 33: each review row's edit id, unique, so an edit replayed from a journal (an app
+    killed while the database was busy) is stored once; null for rows written before v9."""
+    db.execute("alter table reviews add column edit_id text")
+    db.execute("create unique index reviews_edit_id on reviews(edit_id)")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9]
 
 
 def _foreign_tables(conn: sqlite3.Connection) -> list[str]:

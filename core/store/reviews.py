@@ -67,15 +67,16 @@ class ReviewRepository:
         self.db = store.db
 
     def add(self, run_id: int, sentence_id: int, tags: list[str], entities: list, action: str,
-            status: str | None = None, note: str = "") -> None:
+            status: str | None = None, note: str = "", edit_id: str | None = None) -> None:
         """One row, committed at once (autocommit); `StoreBusy` when another connection holds
-        the write lock longer than the store's busy timeout (nothing is written then)."""
+        the write lock longer than the store's busy timeout (nothing is written then). A row
+        whose `edit_id` is stored already adds nothing: a replayed journal writes each edit once."""
         try:
             self.db.execute(
-                "insert into reviews(run_id, sentence_id, tags, entities, action, status, note, created)"
-                " values (?, ?, ?, ?, ?, ?, ?, ?)",
+                "insert into reviews(run_id, sentence_id, tags, entities, action, status, note, created,"
+                " edit_id) values (?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict(edit_id) do nothing",
                 [run_id, sentence_id, dumps(tags), dumps(entities), action, status_of(action, status),
-                 note or None, now()],
+                 note or None, now(), edit_id],
             )
         except sqlite3.OperationalError as exc:
             if is_busy(exc):

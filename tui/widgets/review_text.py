@@ -63,7 +63,7 @@ def pace_line(session: ReviewSession | None) -> Text:
     if session is None:
         return Text()
     if session.pending:
-        return Text(f"⚠ database busy · {len(session.pending)} unsaved", "bold red")
+        return Text(f"⚠ database busy · {len(session.pending)} in the journal", "bold red")
     pace = session.pace
     rate = f" · {pace.per_minute:.1f}/min" if pace.done else ""
     return Text(f"done {pace.done}{rate} · {session.remaining} left")
