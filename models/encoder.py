@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from common.errors import NerdError
-from models.pieces import Window, first_piece_labels, padded, tag_windows, word_windows
+from models.pieces import Window, first_piece_labels, padded, score_windows, tag_windows, word_windows
 
 
 class EncoderError(NerdError, ValueError):
@@ -114,30 +114,24 @@ def predict(model, tokenizer, sentences: list[list[str]], batch_size: int = 32,
                            map(len, sentences), best, labels, batch_size)
 
 
-def word_confidences(model, tokenizer, sentences: list[list[str]], batch_size: int = 32,
-                     max_length: int = 128) -> list[list[tuple[str, float]]]:
-    """Each word's best label and its probability (softmax on the word's first piece): how sure
-    the student is, word by word (the review screen puts the least sure sentences first)."""
+def word_probabilities(model, tokenizer, sentences: list[list[str]], batch_size: int = 32,
+                       max_length: int = 128) -> list:
+    """Each sentence's word label probabilities, [words, labels] (numpy, the model's id2label
+    order), the same windows and stitching as `predict`: `models.confidence.scored` reads them."""
     import torch
 
-    labels = [model.config.id2label[i] for i in range(len(model.config.id2label))]
     model.eval()
     target = next(model.parameters()).device
-    out = [[("O", 1.0)] * len(words) for words in sentences]
-    items = [(s, w) for s, words in enumerate(sentences) for w in windows(tokenizer, words, max_length)]
-    items.sort(key=lambda item: len(item[1].input_ids))
+
+    def scores(rows: list[list[int]]):
+        ids, mask = padded(rows, tokenizer.pad_token_id or 0)
+        logits = model(input_ids=torch.tensor(ids, device=target),
+                       attention_mask=torch.tensor(mask, device=target)).logits
+        return logits.float().softmax(-1).cpu().numpy()
+
     with torch.inference_mode():
-        for offset in range(0, len(items), batch_size):
-            chunk = items[offset : offset + batch_size]
-            ids, mask = padded([w.input_ids for _, w in chunk], tokenizer.pad_token_id or 0)
-            logits = model(input_ids=torch.tensor(ids, device=target),
-                           attention_mask=torch.tensor(mask, device=target)).logits
-            best = logits.softmax(-1).max(-1)
-            values, indices = best.values.tolist(), best.indices.tolist()
-            for row, (sentence, window) in enumerate(chunk):
-                for k, position in enumerate(window.first_piece):
-                    out[sentence][window.start + k] = (labels[indices[row][position]], values[row][position])
-    return out
+        return score_windows([windows(tokenizer, words, max_length) for words in sentences],
+                             map(len, sentences), scores, len(model.config.id2label), batch_size)
 
 
 def embed(texts: list[str], path: Path | None = None, batch_size: int = 64):

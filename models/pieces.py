@@ -3,13 +3,15 @@
 Training (`models.encoder`) and the torch-free runtime (`models.runtime`) both go through
 here, so they cut, label and stitch alike. Each word is labelled on its first piece; the
 other pieces are ignored. A sentence longer than the model's window is split into windows
-of whole words, never cut. Pure Python: no torch, no numpy.
+of whole words, never cut. No torch: the model is a callback (numpy holds word scores).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from common.tags import iob1_to_iob2
 
@@ -80,23 +82,38 @@ def padded(rows: list[list[int]], value: int) -> tuple[list[list[int]], list[lis
     return pad(rows, value), pad([[1] * len(r) for r in rows], 0)
 
 
+def by_length(windows: list[list[Window]], batch_size: int) -> Iterator[list[tuple[int, Window]]]:
+    """Every sentence's windows, sorted by length and batched, so padding stays small:
+    batches of (sentence index, window)."""
+    items = [(s, w) for s, sentence in enumerate(windows) for w in sentence]
+    items.sort(key=lambda item: len(item[1].input_ids))
+    for offset in range(0, len(items), batch_size):
+        yield items[offset : offset + batch_size]
+
+
 def tag_windows(windows: list[list[Window]], sizes: Iterable[int],
                 best: Callable[[list[list[int]]], Sequence[Sequence[int]]], labels: list[str],
                 batch_size: int = 32) -> list[list[str]]:
-    """IOB2 tags per word of each sentence (`sizes`: its word count) from its windows.
-
-    Windows of all sentences are sorted by length and batched, so padding stays small;
-    `best(rows of input ids)` gives the best label index at each position of each row.
-    """
-    items = [(s, w) for s, sentence in enumerate(windows) for w in sentence]
-    order = sorted(range(len(items)), key=lambda i: len(items[i][1].input_ids))
+    """IOB2 tags per word of each sentence (`sizes`: its word count) from its windows;
+    `best(rows of input ids)` gives the best label index at each position of each row."""
     tags = [["O"] * n for n in sizes]
-    for offset in range(0, len(order), batch_size):
-        chunk = [items[i] for i in order[offset : offset + batch_size]]
+    for chunk in by_length(windows, batch_size):
         for (sentence, window), row in zip(chunk, best([w.input_ids for _, w in chunk]), strict=True):
             for k, position in enumerate(window.first_piece):
                 tags[sentence][window.start + k] = labels[int(row[position])]
     return [repair(t) for t in tags]
+
+
+def score_windows(windows: list[list[Window]], sizes: Iterable[int],
+                  scores: Callable[[list[list[int]]], np.ndarray], width: int,
+                  batch_size: int = 32) -> list[np.ndarray]:
+    """Each sentence's word scores, [words, labels] (`width` labels): `scores(rows of input
+    ids)` gives [rows, positions, labels] (probabilities, say), read on each word's first piece."""
+    out = [np.zeros((n, width), dtype=np.float32) for n in sizes]
+    for chunk in by_length(windows, batch_size):
+        for (sentence, window), row in zip(chunk, scores([w.input_ids for _, w in chunk]), strict=True):
+            out[sentence][window.start : window.start + len(window.first_piece)] = row[window.first_piece]
+    return out
 
 
 def repair(tags: list[str]) -> list[str]:

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from common.errors import NerdError
-from models.pieces import Window, padded, tag_windows, word_windows
+from models.confidence import softmax
+from models.pieces import Window, padded, score_windows, tag_windows, word_windows
 
 MODEL_FILE = "model.onnx"
 
@@ -93,3 +94,13 @@ class Tagger:
         """IOB2 tags for each sentence's words."""
         return tag_windows([self._windows(words) for words in sentences], map(len, sentences),
                            self._best, self.labels, batch_size)
+
+    def probabilities(self, sentences: list[list[str]], batch_size: int = 32) -> list[np.ndarray]:
+        """Each sentence's word label probabilities, [words, labels] in `labels`' order
+        (`models.confidence.scored` reads tags, entities and their confidence off them)."""
+
+        def scores(rows: list[list[int]]) -> np.ndarray:
+            return softmax(self.session.run(None, onnx_feed(rows, self.pad, self.inputs))[0])
+
+        return score_windows([self._windows(words) for words in sentences], map(len, sentences), scores,
+                             len(self.labels), batch_size)

@@ -59,6 +59,22 @@ def test_export_checks_itself_against_torch(bundle):
     assert check["batch_agreement"] == 1.0
 
 
+def test_probabilities_agree_between_torch_and_onnx_and_give_the_runtimes_tags(trained, bundle):
+    """One model, two runtimes: the same word probabilities (to float noise), whose argmax tags
+    are exactly what `Tagger.tag` gives, long sentences and empty ones included."""
+    from models.confidence import scored
+    from models.encoder import load_classifier, load_tokenizer, word_probabilities
+
+    tagger = Tagger(bundle)
+    onnx = tagger.probabilities(SENTENCES)
+    torch = word_probabilities(load_classifier(trained), load_tokenizer(trained), SENTENCES)
+    assert [p.shape for p in onnx] == [(len(s), len(tagger.labels)) for s in SENTENCES]
+    assert max(float(abs(a - b).max()) for a, b in zip(onnx, torch, strict=True) if len(a)) < 1e-4
+    assert all(abs(float(row.sum()) - 1) < 1e-4 for p in onnx for row in p)
+    assert [scored(p, tagger.labels).tags for p in onnx] == tagger.tag(SENTENCES)
+    assert tagger.probabilities(SENTENCES[:3], batch_size=1)[2].tolist() == onnx[2].tolist()
+
+
 def test_runtime_matches_torch_and_windows_long_sentences(trained, bundle):
     from models.encoder import load_classifier, load_tokenizer, predict
 

@@ -252,9 +252,9 @@ def test_the_students_least_sure_word_scores_a_sentence(review_project, monkeypa
     model = encoder.load_classifier(encoder.embedded_encoder(), labels)  # an untrained head: unsure
     tokenizer = encoder.load_tokenizer(encoder.embedded_encoder())
     sentences = [["Peter", "Blackburn", "visited", "Paris", "."], ["Rain", "fell"] * 80]  # two windows
-    found = encoder.word_confidences(model, tokenizer, sentences, max_length=32)
-    assert [len(words) for words in found] == [5, 160]
-    assert all(label in labels and 0 < p <= 1 for words in found for label, p in words)
+    found = encoder.word_probabilities(model, tokenizer, sentences, max_length=32)
+    assert [probs.shape for probs in found] == [(5, 5), (160, 5)]
+    assert all(abs(float(row.sum()) - 1) < 1e-5 and row.min() > 0 for probs in found for row in probs)
 
     monkeypatch.setattr(encoder, "load_classifier", lambda folder: model)
     monkeypatch.setattr(encoder, "load_tokenizer", lambda folder: tokenizer)

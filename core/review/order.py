@@ -12,6 +12,7 @@ from pathlib import Path
 from core.review.items import Item
 from core.store import Store
 from models import encoder
+from models.confidence import least_sure_word, scored
 
 ORDERS = ("document", "votes", "student")
 Scores = dict[int, tuple[float, str]]  # sentence id -> (confidence, why it is there)
@@ -44,15 +45,18 @@ def student_model(store: Store) -> tuple[int, Path] | None:
 
 
 def student_scores(items: list[Item], folder: Path, run: int | None = None) -> Scores:
-    """The student's confidence in each sentence: the probability of its least sure word's best
-    label (Prodigy's ner.teach asks about those first: they teach the model most)."""
+    """The student's confidence in each sentence: its least sure word's probability of the type
+    it was given (Prodigy's ner.teach asks about those first: they teach the model most)."""
     model, tokenizer = encoder.load_classifier(folder), encoder.load_tokenizer(folder)
-    found = encoder.word_confidences(model, tokenizer, [i.tokens for i in items])
+    labels = [model.config.id2label[i] for i in range(len(model.config.id2label))]
+    found = encoder.word_probabilities(model, tokenizer, [i.tokens for i in items])
     out: Scores = {}
     which = f"training run {run}" if run is not None else "the student"
-    for item, words in zip(items, found, strict=True):
-        if words:
-            k = min(range(len(words)), key=lambda i: words[i][1])
-            label, p = words[k]
-            out[item.id] = (p, f"{which} is {p:.0%} sure {item.tokens[k]!r} is {label}")
+    for item, probs in zip(items, found, strict=True):
+        if len(probs):
+            labelled = scored(probs, labels)
+            k = least_sure_word(probs, labels, labelled.tags)
+            kind = labelled.tags[k][2:] or "O"
+            out[item.id] = (labelled.confidence,
+                            f"{which} is {labelled.confidence:.0%} sure {item.tokens[k]!r} is {kind}")
     return out
