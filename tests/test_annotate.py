@@ -177,7 +177,8 @@ def test_annotate_with_missing_model_is_a_clear_error(tmp_path):
 @pytest.mark.server
 def test_events_say_where_a_run_stands_and_how_it_ended(tiny):
     """A limit leaves it partial, stopping the iteration cancels it, the rest finishes it."""
-    from core.teacher.annotate import Ended, Progressed, annotate_events
+    from core.teacher.annotate import annotate_events
+    from core.teacher.runs import Ended, Progressed
 
     prompt = build("standard")
     config = RunConfig(subset="tiny", backend="openai", model="m")

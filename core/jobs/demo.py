@@ -23,9 +23,9 @@ from core.store import Store
 from core.student import presets, training
 from core.student.training import BatchDone, TrainingEnded
 from core.teacher import quality
-from core.teacher.annotate import Ended, Progressed, Started, start
+from core.teacher.annotate import start
 from core.teacher.quality import RunQuality
-from core.teacher.runs import RunConfig
+from core.teacher.runs import Ended, Progressed, RunConfig, Started
 
 T = TypeVar("T")
 

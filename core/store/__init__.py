@@ -183,7 +183,15 @@ def _v9(db: sqlite_utils.Database) -> None:
     db.execute("create unique index reviews_edit_id on reviews(edit_id)")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9]
+def _v10(db: sqlite_utils.Database) -> None:
+    """Issue 29: how sure a model that labels with probabilities (the student) was of each
+    sentence, JSON `{"sentence": p, "entities": [[start, end, type, p, second type, its p], ...]}`;
+    null for answers without probabilities (an LLM's)."""
+    db.execute("alter table annotations add column scores text")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10]
 
 
 def _foreign_tables(conn: sqlite3.Connection) -> list[str]:

@@ -168,8 +168,9 @@ class AnnotationRepository:
              entities: list, tags: list[str], parse_status: str, unmatched: list, conflicts: list,
              examples: list, prompt_tokens: int, completion_tokens: int, latency_s: float,
              votes: list | None = None, samples: list[tuple[str, CachedAnswer, list]] = (),
-             align_repairs: list | None = None, endpoint: str = "") -> None:
-        """One sentence's result and its samples (request key, answer, entities), all or nothing."""
+             align_repairs: list | None = None, endpoint: str = "", scores: dict | None = None) -> None:
+        """One sentence's result and its samples (request key, answer, entities), all or nothing;
+        `scores`: a labelling model's confidence in the sentence and in each entity."""
         with self.store.transaction() as db:
             db.conn.executemany(
                 "insert or replace into annotation_samples(run_id, sentence_id, sample, request_key,"
@@ -181,12 +182,19 @@ class AnnotationRepository:
             db.execute(
                 "insert or replace into annotations(run_id, sentence_id, request_key, raw, reasoning,"
                 " entities, tags, parse_status, unmatched, conflicts, examples, prompt_tokens,"
-                " completion_tokens, latency_s, votes, align_repairs, endpoint, created)"
-                " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " completion_tokens, latency_s, votes, align_repairs, endpoint, scores, created)"
+                " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [run_id, sentence_id, request_key, raw, reasoning, dumps(entities), dumps(tags),
                  parse_status, dumps(unmatched), dumps(conflicts), dumps(examples), prompt_tokens,
                  completion_tokens, latency_s, dumps(votes) if votes is not None else None,
-                 dumps(align_repairs or []), endpoint, now()])
+                 dumps(align_repairs or []), endpoint, dumps(scores) if scores is not None else None,
+                 now()])
+
+    def scores(self, run_id: int) -> dict[int, dict]:
+        """Each sentence's stored confidences (`save`'s `scores`), where the labeller gave them."""
+        return {sid: json.loads(found) for sid, found in self.db.execute(
+            "select sentence_id, scores from annotations where run_id = ? and scores is not null",
+            [run_id])}
 
     def tags(self, run_id: int) -> dict[int, list[str]]:
         return {sid: json.loads(tags) for sid, tags in self.db.execute(

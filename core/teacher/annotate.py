@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 
@@ -31,12 +30,18 @@ from core.teacher.parse import parse_answer
 from core.teacher.prompts import Prompt, example_of
 from core.teacher.runs import (
     FAILED,
+    Ended,
+    Event,
+    Progressed,
     RunConfig,
     RunSummary,
+    SentenceFailed,
+    Started,
     build_prompt,
     open_run,
-    pending,
     pool_sentences,
+    progressed,
+    run_events,
     small_teacher,
 )
 from models.backends import open_backend
@@ -112,48 +117,14 @@ def requests_for(sentence: StoredSentence, prompt: Prompt, config: RunConfig) ->
     return out
 
 
-@dataclass(frozen=True)
-class Progressed:
-    """A sentence was committed (or the run began): where the run stands."""
-
-    done: int
-    total: int
-    asked: int
-    from_store: int
-    parse_failures: int
-    failed: int
-    rate: float  # sentences asked a second
-
-    @property
-    def note(self) -> str:
-        return f"{self.rate:.2f} sent/s, {self.parse_failures} parse failures"
 
 
-@dataclass(frozen=True)
-class SentenceFailed:
-    """The teacher could not answer this sentence; the next run asks it again."""
-
-    sentence_id: int
-    error: str
 
 
-@dataclass(frozen=True)
-class Ended:
-    """The run stopped: finished, partial (a limit, failed sentences), cancelled or failed."""
-
-    summary: RunSummary
-    status: str
 
 
-@dataclass(frozen=True)
-class Started:
-    """The run is open, found again or new: its id and the question it asks."""
-
-    run: int
-    config: RunConfig
 
 
-Event = Started | Progressed | SentenceFailed | Ended
 
 
 @dataclass(frozen=True)
@@ -208,36 +179,22 @@ class _InFlight:
 
 def annotate_events(store: Store, run: int, backend: Backend, prompt: Prompt, config: RunConfig,
                     limit: int | None = None, batch: int = 32) -> Iterator[Event]:
-    """Annotate what the run still lacks, one event a sentence; safe to stop and call again.
-
-    Closing the generator early (or Ctrl-C) marks the run cancelled; an exception (a teacher that is gone)
-    marks it failed; either way every committed sentence stays.
-    """
+    """Annotate what the run still lacks, one event a sentence; safe to stop and call again
+    (`runs.run_events` keeps the run's status)."""
     prompt = replace(prompt, all_types=config.all_types)
-    store.annotations.set_status(run, "running")
-    todo, total = pending(store, run)
-    summary = RunSummary(run, total, done=total - len(todo))
-    todo = todo[:limit] if limit is not None else todo
-    started, status = time.perf_counter(), "failed"
-    try:
+
+    def ask(todo: list[StoredSentence], summary: RunSummary, started: float) -> Iterator[Event]:
         pool = pool_sentences(store, config) if config.neighbours or config.memory else []
         neighbours = _neighbours(store, todo, pool, config.neighbours)
         memory = Memory(pool) if config.memory else None
-        yield _progressed(summary, started)
         for offset in range(0, len(todo), batch):
             chunk = [_InFlight(s, p, r, [request_key(backend.model, q) for q in r], [None] * len(r))
                      for s in todo[offset : offset + batch]
                      for p in [_prompt_for(prompt, neighbours.get(s.id))]
                      for r in [requests_for(s, p, config)]]
             yield from _ask(store, run, backend, chunk, config, summary, memory, started)
-        status = "partial" if pending(store, run)[0] else "finished"
-    except (GeneratorExit, KeyboardInterrupt):  # closed early, or Ctrl-C
-        status = "cancelled"
-        raise
-    finally:
-        summary.seconds = time.perf_counter() - started
-        store.annotations.set_status(run, status)
-    yield Ended(summary, status)
+
+    yield from run_events(store, run, limit, ask)
 
 
 def _ask(store: Store, run: int, backend: Backend, chunk: list[_InFlight], config: RunConfig,
@@ -248,7 +205,7 @@ def _ask(store: Store, run: int, backend: Backend, chunk: list[_InFlight], confi
         if item.complete:
             summary.from_store += 1
             _finish(store, run, item, config, summary, memory)
-            yield _progressed(summary, started)
+            yield progressed(summary, started)
     jobs = [(item, i) for item in chunk if not item.complete
             for i, answer in enumerate(item.answers) if answer is None]
     for index, answer in backend.complete_many([item.requests[i] for item, i in jobs]):
@@ -266,13 +223,9 @@ def _ask(store: Store, run: int, backend: Backend, chunk: list[_InFlight], confi
         if item.complete and not item.failed:
             summary.asked += 1
             _finish(store, run, item, config, summary, memory)
-            yield _progressed(summary, started)
+            yield progressed(summary, started)
 
 
-def _progressed(summary: RunSummary, started: float) -> Progressed:
-    rate = summary.asked / max(time.perf_counter() - started, 1e-9)
-    return Progressed(summary.done, summary.total, summary.asked, summary.from_store,
-                      summary.parse_failures, summary.failed, rate)
 
 
 def annotate(store: Store, run: int, backend: Backend, prompt: Prompt, config: RunConfig,

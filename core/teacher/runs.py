@@ -7,6 +7,8 @@ the review read a run's identity without the asking machinery.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields, replace
 
 from common.errors import NerdError
@@ -188,3 +190,79 @@ def build_prompt(store: Store, kind: str, examples: str = "paper", per_sentence:
                               f" schema ({', '.join(schema.names)}); rename it or `nerd labels load` a"
                               " schema that has it")
     return build(kind, chosen, schema)
+
+
+@dataclass(frozen=True)
+class Progressed:
+    """A sentence was committed (or the run began): where the run stands."""
+
+    done: int
+    total: int
+    asked: int
+    from_store: int
+    parse_failures: int
+    failed: int
+    rate: float  # sentences asked a second
+
+    @property
+    def note(self) -> str:
+        return f"{self.rate:.2f} sent/s, {self.parse_failures} parse failures"
+
+
+@dataclass(frozen=True)
+class SentenceFailed:
+    """The teacher could not answer this sentence; the next run asks it again."""
+
+    sentence_id: int
+    error: str
+
+
+@dataclass(frozen=True)
+class Ended:
+    """The run stopped: finished, partial (a limit, failed sentences), cancelled or failed."""
+
+    summary: RunSummary
+    status: str
+
+
+@dataclass(frozen=True)
+class Started:
+    """The run is open, found again or new: its id and the question it asks."""
+
+    run: int
+    config: RunConfig
+
+
+Event = Started | Progressed | SentenceFailed | Ended
+
+
+def progressed(summary: RunSummary, started: float) -> Progressed:
+    rate = summary.asked / max(time.perf_counter() - started, 1e-9)
+    return Progressed(summary.done, summary.total, summary.asked, summary.from_store,
+                      summary.parse_failures, summary.failed, rate)
+
+
+Work = Callable[[list[StoredSentence], RunSummary, float], Iterator[Event]]
+
+
+def run_events(store: Store, run: int, limit: int | None, work: Work) -> Iterator[Event]:
+    """A run's life, whoever labels it (a teacher, the student): `work(todo, summary, started)`
+    labels and commits the sentences the run still lacks (at most `limit`), yielding events and
+    counting in `summary`. Closing the generator early (or Ctrl-C) marks the run cancelled; an
+    exception (a teacher that is gone) marks it failed; either way every committed sentence stays."""
+    store.annotations.set_status(run, "running")
+    todo, total = pending(store, run)
+    summary = RunSummary(run, total, done=total - len(todo))
+    todo = todo[:limit] if limit is not None else todo
+    started, status = time.perf_counter(), "failed"
+    try:
+        yield progressed(summary, started)
+        yield from work(todo, summary, started)
+        status = "partial" if pending(store, run)[0] else "finished"
+    except (GeneratorExit, KeyboardInterrupt):  # closed early, or Ctrl-C
+        status = "cancelled"
+        raise
+    finally:
+        summary.seconds = time.perf_counter() - started
+        store.annotations.set_status(run, status)
+    yield Ended(summary, status)

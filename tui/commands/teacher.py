@@ -9,10 +9,11 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
+from core.student import labeller
 from core.teacher import llm_output
-from core.teacher.annotate import Connection, Ended, Progressed, Started, start
+from core.teacher.annotate import Connection, start
 from core.teacher.merge import merge
-from core.teacher.runs import RunConfig
+from core.teacher.runs import Ended, Progressed, RunConfig, Started
 from core.teacher.shards import parse_shard
 from models.endpoints import Endpoint, parse_spec, read_endpoints
 from tui.render import bar
@@ -28,12 +29,13 @@ from tui.shell import (
 
 @main.command(name="annotate")
 @click.argument("subset")
-@click.option("--backend", type=click.Choice(["llama-cpp", "openai"]), default="llama-cpp",
-              show_default=True)
+@click.option("--backend", type=click.Choice(["llama-cpp", "openai", "student"]), default="llama-cpp",
+              show_default=True, help="student: a trained model labels (--model RUN or an ONNX bundle"
+              " folder), with its confidence in each entity.")
 @click.option("--prompt", type=click.Choice(["standard", "cot"]), default="standard",
               show_default=True)
-@click.option("--model", default="", help="GGUF path (llama-cpp; default: the embedded Gemma 270M)"
-              " or model name (openai; default gpt-4-0125-preview).")
+@click.option("--model", default="", help="GGUF path (llama-cpp; default: the embedded Gemma 270M),"
+              " model name (openai; default gpt-4-0125-preview), or training run or bundle (student).")
 @click.option("--base-url", multiple=True, metavar="URL[,concurrency=N]",
               help="OpenAI-compatible API root, e.g. http://127.0.0.1:8000/v1. Repeat it for several"
               " servers of the same model, each kept busy up to its concurrency (default"
@@ -77,16 +79,23 @@ def annotate_command(subset: str, backend: str, prompt: str, model: str, base_ur
                      limit: int | None, name: str, neighbours: int, pool: str, constrained: bool,
                      samples: int, vote: float, all_types: bool, memory: bool, small_teacher: bool,
                      shard: str, db: Path | None) -> None:
-    """Ask a teacher LLM for the entities of each sentence; resumes where it stopped."""
+    """Ask a teacher LLM (or the trained student) for the entities of each sentence; resumes where
+    it stopped."""
     shard = str(parse_shard(shard)) if shard else ""  # a bad I/N fails before the model loads
     store = open_store(db)
     servers = _endpoints(base_url, endpoints_file)
-    config = RunConfig(subset=subset, backend=backend, model=model, prompt=prompt, examples=examples,
-                       chat=chat, name=name, neighbours=neighbours, pool=pool, constrained=constrained,
-                       samples=samples, vote=vote, memory=memory, all_types=all_types, shard=shard)
-    connection = Connection(None, tuple(servers), concurrency, timeout)
-    with bar(f"annotate {subset}") as advance, closing(start(store, config, connection, small_teacher,
-                                                            limit)) as events:
+    if backend == "student":
+        if not model:
+            raise click.UsageError("--backend student needs --model: a training run (id or name) or an"
+                                   " ONNX bundle folder")
+        job = labeller.label(store, subset, model, name, limit)
+    else:
+        config = RunConfig(subset=subset, backend=backend, model=model, prompt=prompt, examples=examples,
+                           chat=chat, name=name, neighbours=neighbours, pool=pool, constrained=constrained,
+                           samples=samples, vote=vote, memory=memory, all_types=all_types, shard=shard)
+        job = start(store, config, Connection(None, tuple(servers), concurrency, timeout), small_teacher,
+                    limit)
+    with bar(f"annotate {subset}") as advance, closing(job) as events:
         for event in events:
             if isinstance(event, Started):
                 run = event.run

@@ -25,8 +25,8 @@ from core.data import corpora
 from core.data.corpora import SubsetError
 from core.specs import as_spec
 from core.store import Store
-from core.teacher.annotate import Connection, Ended, Event, Progressed, Started, start
-from core.teacher.runs import RunConfig
+from core.teacher.annotate import Connection, start
+from core.teacher.runs import Ended, Event, Progressed, RunConfig, Started
 from tui.screens.base import NerdScreen
 
 COLUMNS = ("id", "name", "subset", "backend", "prompt", "done", "status")
