@@ -293,6 +293,39 @@ def review_project(tmp_path: Path) -> tuple[Store, int]:
         yield store, run
 
 
+# The student's answers on the review project's five sentences, with its confidences: Paris it
+# tags ORG, unsure (second choice LOC); Fischler PER, unsure (second ORG); the rest sure.
+STUDENT_SCORES = [
+    (["B-PER", "I-PER", "O", "B-ORG", "O"], {"sentence": 0.55, "entities": [
+        [0, 2, "PER", 0.97, "ORG", 0.02], [3, 4, "ORG", 0.55, "LOC", 0.41]]}),
+    (["B-ORG", "O", "B-MISC", "O", "O"], {"sentence": 0.93, "entities": [
+        [0, 1, "ORG", 0.95, "LOC", 0.03], [2, 3, "MISC", 0.93, "LOC", 0.05]]}),
+    (["O", "B-LOC", "O", "B-LOC", "O", "B-PER", "O"], {"sentence": 0.62, "entities": [
+        [1, 2, "LOC", 0.99, "ORG", 0.01], [3, 4, "LOC", 0.98, "ORG", 0.01], [5, 6, "PER", 0.62, "ORG", 0.3]]}),
+    (["O", "B-ORG", "I-ORG", "O", "O", "O"], {"sentence": 0.9, "entities": [
+        [1, 3, "ORG", 0.9, "MISC", 0.06]]}),
+    (["O", "O", "O", "B-LOC", "O"], {"sentence": 0.96, "entities": [[3, 4, "LOC", 0.96, "ORG", 0.02]]}),
+]
+
+
+def add_student_run(db: Path) -> int:
+    """A run as `nerd annotate --backend student` stores it (tags, entities, confidences)."""
+    with Store(db) as store:
+        subset = corpora.resolve_subset(store, "tiny")
+        run = store.annotations.create(name="tiny-student", subset_id=subset, backend="student",
+                                       model="training run 1 (demo)", prompt="student-v1",
+                                       template_version="student-v1", prefix_hash="f00d", params={})
+        sentences = list(corpora.subset_sentences(store, subset))
+        for sentence, (tags, scores) in zip(sentences, STUDENT_SCORES, strict=True):
+            found = [[label, " ".join(sentence.tokens[a:b])] for a, b, label, *_ in scores["entities"]]
+            store.annotations.save(run, sentence.id, request_key=f"student-{sentence.id}", raw=str(found),
+                                   reasoning="", entities=found, tags=tags, parse_status="ok",
+                                   unmatched=[], conflicts=[], examples=[], prompt_tokens=0,
+                                   completion_tokens=0, latency_s=0.001, scores=scores)
+        store.annotations.set_status(run, "finished")
+    return run
+
+
 # -- the Textual app: projects to open, and reading what the screen shows --------------------
 
 

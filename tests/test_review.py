@@ -11,9 +11,10 @@ from core import layers
 from core.data import corpora
 from core.review.caret import Caret, extend, move, next_capitalised, next_entity, to_edge
 from core.review.items import entities, relabel, unlabel
-from core.review.order import student_model, student_scores, vote_scores
+from core.review.order import run_scores, student_model, student_scores, vote_scores
 from core.review.session import ReviewSession
 from core.store import Store
+from tests.conftest import add_student_run
 
 
 def rows(store: Store, run: int) -> list[tuple[int, list[str], list, str]]:
@@ -264,3 +265,26 @@ def test_the_students_least_sure_word_scores_a_sentence(review_project, monkeypa
     confidence, why = scores[session.items[0].id]
     assert why.startswith("training run 3 is ") and " sure '" in why and 0 < confidence <= 1
     assert student_model(store) is None  # no finished training run saved a model here
+
+
+# -- correcting the student: its confidences, the unsure marks, its second-best type ----------
+
+
+def test_the_students_unsure_entities_and_the_one_key_fix(review_project):
+    store, _ = review_project
+    run = add_student_run(store.path)
+    session = ReviewSession(store, run)
+    paris, eu, france, *_ = session.items
+    assert paris.confidence == 0.55 and [(s.label, s.unsure) for s in paris.scored()] == [
+        ("PER", False), ("ORG", True)]
+    assert session.second_type(paris.id, 3) == "LOC"  # Paris: ORG -> LOC, one change
+    assert paris.tags == ["B-PER", "I-PER", "O", "B-LOC", "O"] and paris.status == "edited"
+    assert [s.label for s in paris.scored()] == ["PER"]  # the retyped entity is the student's no more
+    assert session.second_type(paris.id, 3) is None and session.second_type(paris.id, 2) is None
+    assert rows(store, run)[-1][1] == paris.tags  # full tags for the sentence, as every edit
+    name, scores = run_scores(session.items)
+    assert name == "confidence" and scores[france.id][0] == 0.62
+    assert "0.62" not in scores[france.id][1] and "62% sure 'Fischler' is PER" in scores[france.id][1]
+    session.arrange(name, scores)
+    assert [session.items[i] for i in session.order][:2] == [paris, france]
+    assert run_scores(ReviewSession(store, 1).items)[0] == "votes"  # the teacher's run: its votes

@@ -15,7 +15,7 @@ from core.data import corpora
 from core.review.session import ReviewSession
 from core.store import Store
 from core.teacher.llm_output import import_llm_output
-from tests.conftest import MARITIME, SIZE, reviews, screen_text, wait_for
+from tests.conftest import MARITIME, SIZE, add_student_run, reviews, screen_text, wait_for
 from tui.app import NerdApp
 from tui.screens.dialogs import HistoryScreen, NoteScreen
 from tui.screens.review import ReviewScreen
@@ -329,3 +329,24 @@ def test_a_type_the_schema_lacks_is_grey():
     assert styles["Paris"] == f"black on {OTHER}" and styles["port"] == "black on #8fdc8f"
     assert legend(MARITIME).plain.split() == ["1", "VESSEL", "2", "PORT", "3", "COMPANY", "4", "PERSON",
                                               "5", "CARGO"]
+
+
+@pytest.mark.anyio
+async def test_correcting_the_student_marks_its_doubts_and_t_takes_its_second_type(tui_project):
+    db, _ = tui_project
+    run = add_student_run(db)
+    app = NerdApp(db, run)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        text = screen_text(app)
+        assert "Paris ORG?" in text and "Blackburn PER?" not in text  # only the unsure one is marked
+        assert "the student is 55% sure of this sentence" in text and "? Paris ORG 55% · 2nd LOC 41%" in text
+        await pilot.press("tab", "t")  # the next entity, Paris: its second type
+        assert screen.current.tags[3] == "B-LOC" and "Paris → LOC (the student's second choice)" in screen_text(app)
+        await pilot.press("t")
+        assert "t retypes an entity the student labelled" in screen_text(app)
+        await pilot.press("o")
+        text = screen_text(app)
+        assert "order: least sure first, by the labeller's probabilities" in text
+        assert "why here: the labeller is 55% sure 'Paris' is ORG" not in text  # Paris is LOC now
+    assert [action for _, _, action in reviews(db, run)] == ["label"]

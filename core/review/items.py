@@ -13,6 +13,25 @@ from core.store.reviews import UNREVIEWED
 
 EDITED = "edited"
 OPEN = (UNREVIEWED, EDITED)  # not decided yet: what `a`, `x`, ... move on to
+# An entity the labeller is less sure of than this is marked for the reviewer: measured on
+# distill-1000, the student's entities under 0.8 are a tenth of them and only 28 % are right.
+UNSURE = 0.8
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One of the labeller's entities and how sure it was (`annotations.scores`)."""
+
+    start: int
+    end: int
+    label: str
+    confidence: float
+    second: str
+    second_confidence: float
+
+    @property
+    def unsure(self) -> bool:
+        return self.confidence < UNSURE
 
 
 @dataclass
@@ -31,6 +50,7 @@ class Item:
     status: str = UNREVIEWED
     note: str = ""
     votes: list | None = None
+    scores: dict | None = None  # the labeller's confidences, where it gave them (the student)
 
     @property
     def reviewed(self) -> bool:
@@ -43,6 +63,21 @@ class Item:
     @property
     def disagrees(self) -> bool:
         return self.gold is not None and self.tags != self.gold
+
+    @property
+    def confidence(self) -> float | None:
+        """How sure the labeller was of the whole sentence (its least sure word)."""
+        return self.scores["sentence"] if self.scores else None
+
+    def scored(self) -> list[Scored]:
+        """The labeller's entities that still stand as it tagged them (same span, same type)."""
+        standing = set(spans(self.tags))
+        return [s for s in (Scored(*row) for row in (self.scores or {}).get("entities", []))
+                if (s.start, s.end, s.label) in standing]
+
+    def scored_at(self, token: int) -> Scored | None:
+        """The labeller's entity covering `token`, if it still stands."""
+        return next((s for s in self.scored() if s.start <= token < s.end), None)
 
 
 def entities(tokens: list[str], tags: list[str]) -> list[list[str]]:

@@ -14,14 +14,30 @@ from core.store import Store
 from models import encoder
 from models.confidence import least_sure_word, scored
 
-ORDERS = ("document", "votes", "student")
+ORDERS = ("document", "votes", "student")  # `o` cycles; a run with probabilities: "confidence" for "votes"
 Scores = dict[int, tuple[float, str]]  # sentence id -> (confidence, why it is there)
 
 
+def run_scores(items: list[Item]) -> tuple[str, Scores]:
+    """The run's own confidence in each sentence, and which it is: "confidence" where the labeller
+    gave probabilities (the student: its least sure entity, or word), else "votes" (the teacher's
+    least agreed-on entity's share of the votes, 0 for an answer that did not parse; sentences
+    answered once, no votes, and parsed get no score)."""
+    if any(item.scores for item in items):
+        return "confidence", {item.id: labeller_score(item) for item in items if item.scores}
+    return "votes", vote_scores(items)
+
+
+def labeller_score(item: Item) -> tuple[float, str]:
+    sure = min(item.scored(), key=lambda s: s.confidence, default=None)
+    if sure is not None and sure.confidence <= item.confidence + 1e-9:
+        text = " ".join(item.tokens[sure.start:sure.end])
+        return item.confidence, f"the labeller is {sure.confidence:.0%} sure {text!r} is {sure.label}"
+    return item.confidence, f"the labeller is {item.confidence:.0%} sure of its least sure word"
+
+
 def vote_scores(items: list[Item]) -> Scores:
-    """The teacher's confidence in each sentence: its least agreed-on entity's share of the votes
-    (an entity named by half of the samples is the least sure), 0 for an answer that did not
-    parse. Sentences answered once (no votes) and parsed get no score."""
+    """The teacher's confidence in each sentence from its votes (see `run_scores`)."""
     out: Scores = {}
     for item in items:
         if item.parse_status not in ("ok", "repaired"):

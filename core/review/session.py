@@ -92,7 +92,7 @@ class ReviewSession:
         self.flush()  # before the states are read, so they include what the journal held
         self.items: list[Item] = [
             Item(s.id, s.tokens, s.gold, s.tags, s.raw, s.reasoning, s.unmatched, s.parse_status,
-                 list(s.tags), votes=s.votes)
+                 list(s.tags), votes=s.votes, scores=s.scores)
             for s in store.reviews.run_sentences(run_id)
         ]
         self._by_id = {item.id: i for i, item in enumerate(self.items)}
@@ -155,6 +155,16 @@ class ReviewSession:
         item = self.item(sentence_id)
         tags = unlabel_span(item.tags, token, token + 1 if end is None else end)
         return self._change(item, tags, "delete", EDITED)
+
+    def second_type(self, sentence_id: int, token: int) -> str | None:
+        """Retype the labeller's entity covering `token` as its second-best type (one key for the
+        commonest fix of an unsure entity); the new type, or None when there is none to take."""
+        item = self.item(sentence_id)
+        found = item.scored_at(token)
+        if found is None or not found.second:
+            return None
+        self._change(item, relabel(item.tags, found.start, found.end, found.second), "label", EDITED)
+        return found.second
 
     def accept(self, sentence_id: int) -> bool:
         """Confirm the current tags as reviewed (recorded even when they are the run's)."""

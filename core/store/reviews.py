@@ -57,6 +57,7 @@ class RunSentence:
     unmatched: list
     parse_status: str
     votes: list | None = None  # [[type, text, samples naming it, samples], ...] (self-consistency)
+    scores: dict | None = None  # a labelling model's confidences (`annotations.save`'s `scores`)
 
 
 class ReviewRepository:
@@ -127,10 +128,10 @@ class ReviewRepository:
         """The run's answered sentences in subset order."""
         return [
             RunSentence(sid, loads(tokens), loads(gold) if gold else None, loads(tags), raw or "",
-                        reasoning or "", loads(unmatched) or [], status or "", loads(votes))
-            for sid, tokens, gold, tags, raw, reasoning, unmatched, status, votes in self.db.execute(
+                        reasoning or "", loads(unmatched) or [], status or "", loads(votes), loads(scores))
+            for sid, tokens, gold, tags, raw, reasoning, unmatched, status, votes, scores in self.db.execute(
                 "select s.id, s.tokens, s.gold_tags, a.tags, a.raw, a.reasoning, a.unmatched,"
-                " a.parse_status, a.votes from annotation_runs r"
+                " a.parse_status, a.votes, a.scores from annotation_runs r"
                 " join subset_sentences ss on ss.subset_id = r.subset_id"
                 " join sentences s on s.id = ss.sentence_id"
                 " join annotations a on a.run_id = r.id and a.sentence_id = s.id"

@@ -25,7 +25,7 @@ PAIRS = {"move": "Token", "entity": "Entity", "name": "Capitalised", "edge": "Fi
          "other_run": "Other run", "switch_mode": "Screens"}
 # The review's first column (moving, labelling); deciding and going on make its second.
 MOVE_AND_LABEL = {"move", "entity", "name", "edge", "extend", "clear_selection", "label_key", "delete",
-                  "undo", "redo"}
+                  "second_type", "undo", "redo"}
 
 
 def key_rows(bindings: list[BindingType]) -> list[tuple[str, str]]:

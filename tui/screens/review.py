@@ -21,10 +21,10 @@ from core.review.items import Item
 from core.review.session import DECIDED, ReviewSession
 from tui.screens.base import NerdScreen
 from tui.screens.dialogs import HistoryScreen, NoteScreen
+from tui.screens.review_keys import KEYS, LABEL_KEY
 from tui.widgets.review_text import ORDER_TITLES, around, hint, history_line
 from tui.widgets.sentence import SentenceView, legend, state
 
-LABEL_KEY = "label_key"  # keys 1-9: the type on that key in the project's label schema
 RETRY_SECONDS = 1.0  # while the database is busy, pending rows are retried this often
 
 
@@ -38,40 +38,7 @@ class ReviewScreen(NerdScreen):
     """
 
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (60, "-normal"), (120, "-wide")]
-    BINDINGS = [
-        Binding("left", "move(-1)", "Move", show=False, tooltip="Token left"),
-        Binding("right", "move(1)", "Move", show=False, tooltip="Token right"),
-        Binding("tab", "entity(1)", "Entity", tooltip="Next entity"),
-        Binding("shift+tab", "entity(-1)", "Entity", show=False, tooltip="Previous entity"),
-        Binding("w", "name(1)", "Name", show=False, tooltip="Next capitalised"),
-        Binding("b", "name(-1)", "Name", show=False, tooltip="Previous capitalised"),
-        Binding("home", "edge(0)", "First", show=False, tooltip="First token"),
-        Binding("end", "edge(1)", "Last", show=False, tooltip="Last token"),
-        Binding("shift+left", "extend(-1)", "Select", show=False, tooltip="Select left"),
-        Binding("shift+right", "extend(1)", "Select", show=False, tooltip="Select right"),
-        Binding("escape", "clear_selection", "Unselect", show=False, tooltip="Unselect"),
-        *(Binding(key, f"{LABEL_KEY}('{key}')", f"Label {key}", show=False,
-                  tooltip=f"Label {key}") for key in "123456789"),
-        Binding("d", "delete", "Delete", show=False, tooltip="Delete entity"),
-        Binding("u,backspace,delete", "undo", "Undo", key_display="u", tooltip="Undo"),
-        Binding("r,ctrl+y", "redo", "Redo", show=False, tooltip="Redo"),
-        Binding("a", "decide('accept')", "Accept", tooltip="Accept"),
-        Binding("x", "decide('reject')", "Reject", tooltip="Reject: unusable"),
-        Binding("f", "flag", "Flag", tooltip="Flag + note"),
-        Binding("g", "decide('keep')", "Keep≠gold", show=False, tooltip="Keep ≠ gold"),
-        Binding("s,space", "decide('skip')", "Skip", show=False, tooltip="Skip"),
-        Binding("n", "next_disagreement", "≠gold", tooltip="Next ≠ gold"),
-        Binding("N,shift+n", "next_unreviewed", "Open", key_display="N", show=False,
-                tooltip="Next undecided"),
-        Binding("h", "next_unmatched", "Unmatched", show=False, tooltip="Next unmatched"),
-        Binding("j,down", "sentence(1)", "Next", show=False, tooltip="Next sentence"),
-        Binding("k,up", "sentence(-1)", "Previous", show=False, tooltip="Previous sentence"),
-        Binding("H", "history", "History", show=False, tooltip="Last decisions"),
-        Binding("o", "order", "Order", show=False, tooltip="Least sure first"),
-        Binding("pageup", "panel_page(-1)", "Panel", show=False, tooltip="Scroll panel"),
-        Binding("pagedown", "panel_page(1)", "Panel", show=False, tooltip="Scroll panel"),
-        Binding("p", "panel", "Panel", show=False, tooltip="Panel on/off"),
-    ]
+    BINDINGS = KEYS
 
     @classmethod
     def bindings_for(cls, schema: LabelSchema) -> list[Binding]:
@@ -165,6 +132,7 @@ class ReviewScreen(NerdScreen):
         if item is not None:
             view.cursor = self.caret.cursor
             view.selection = self.caret.selection
+            view.unsure = {s.start for s in item.scored() if s.unsure}
         for part, text in around(self.session, item, self.index, self.schema.colours()).items():
             self.query_one(f"#{part}", Static).update(text)
 
@@ -257,6 +225,20 @@ class ReviewScreen(NerdScreen):
             text = " ".join(self.current.tokens[start:end])
             self.say(f"{text} → {kind}" if changed else "no change")
             self.written()
+
+    def action_second_type(self) -> None:
+        """t: the entity under the cursor takes the student's second-best type."""
+        item, session = self.current, self.session
+        if item is None or session is None:
+            return
+        found = item.scored_at(self.caret.cursor)
+        kind = session.second_type(item.id, self.caret.cursor)
+        if kind is None:
+            self.say("no second-best type here: t retypes an entity the student labelled"
+                     if found is None else f"the student had no other type for {found.label}")
+            return
+        self.say(f"{' '.join(item.tokens[found.start:found.end])} → {kind} (the student's second choice)")
+        self.written()
 
     def action_delete(self) -> None:
         if self.current and self.session:
@@ -355,7 +337,8 @@ class ReviewScreen(NerdScreen):
         session = self.session
         if session is None or not session.items:
             return
-        name = order.ORDERS[(order.ORDERS.index(session.order_name) + 1) % len(order.ORDERS)]
+        slot = "votes" if session.order_name == "confidence" else session.order_name
+        name = order.ORDERS[(order.ORDERS.index(slot) + 1) % len(order.ORDERS)]
         if name == "student":
             found = order.student_model(self.nerd.store)
             if found is None:
@@ -364,7 +347,9 @@ class ReviewScreen(NerdScreen):
                 self.say("ordering by the student's confidence: loading it…")
                 self.score_by_student(session, *found)
             return
-        scores = order.vote_scores(session.items) if name == "votes" else {}
+        scores = {}
+        if name == "votes":
+            name, scores = order.run_scores(session.items)
         unscored = "" if scores or name == "document" else "no votes in this run (one answer a sentence)"
         self.ordered(session, name, scores, unscored)
 

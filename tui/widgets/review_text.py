@@ -12,11 +12,12 @@ from rich.text import Text
 
 from common.tags import spans
 from core.data.schema import LabelSchema
-from core.review.items import Item
+from core.review.items import UNSURE, Item
 from core.review.session import ReviewSession
 from tui.widgets.sentence import by_key, colour, entity_style, state
 
 ORDER_TITLES = {"document": "document order", "votes": "least sure first, by the teacher's votes",
+                "confidence": "least sure first, by the labeller's probabilities",
                 "student": "least sure first, by the student"}
 NO_RUN = "Start a run on the runs screen (F3), or `nerd annotate` / `nerd import llm-output`."
 
@@ -96,7 +97,10 @@ def why_line(item: Item, session: ReviewSession) -> Text:
 
 
 def llm_panel(item: Item) -> Text:
-    """What the teacher said: parse status, unmatched strings, raw answer, reasoning."""
+    """What the labeller said: the student's confidences where it gave them; the teacher's parse
+    status and unmatched strings; the raw answer and reasoning."""
+    if item.scores is not None:
+        return student_panel(item)
     text = Text()
     ok = item.parse_status in ("ok", "repaired")
     text.append("parse ", "bold").append(item.parse_status or "?", "green" if ok else "bold red")
@@ -110,6 +114,24 @@ def llm_panel(item: Item) -> Text:
     if item.reasoning.strip():
         text.append("\n\nreasoning\n", "bold").append(item.reasoning.strip())
     return text
+
+
+def student_panel(item: Item) -> Text:
+    """How sure the student was: of the sentence, and of each entity with its second-best type;
+    `?` marks those under UNSURE, which t retypes as their second type."""
+    text = Text("the student is ", "bold").append(f"{item.confidence:.0%}", "bold")
+    text.append(" sure of this sentence", "bold")
+    for found in item.scored():
+        name = " ".join(item.tokens[found.start:found.end])
+        line = Text(f"\n{'?' if found.unsure else ' '} {name} {found.label} {found.confidence:.0%}",
+                    "bold #b00020" if found.unsure else "")
+        if found.second:
+            line.append(f" · 2nd {found.second} {found.second_confidence:.0%}", "dim")
+        text.append_text(line)
+    if not item.scored():
+        text.append("\nno entity of the student's stands" if item.scores.get("entities")
+                    else "\nno entities", "dim")
+    return text.append(f"\n\nunder {UNSURE:.0%}: ? (t takes the 2nd type)", "dim")
 
 
 def history_line(item: Item) -> Text:

@@ -5,7 +5,7 @@ Colours and keys are the project's label schema's (`store.labels.current()`), pa
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 
 from rich.style import Style
 from rich.text import Text
@@ -59,15 +59,17 @@ def legend(schema: LabelSchema) -> Text:
 
 
 def styled(tokens: list[str], tags: list[str], colours: Mapping[str, str], cursor: int | None = None,
-           selection: tuple[int, int] | None = None) -> Text:
-    """Tokens separated by spaces; each entity a coloured block (`colours`) ending in its type."""
+           selection: tuple[int, int] | None = None, unsure: Set[int] = frozenset()) -> Text:
+    """Tokens separated by spaces; each entity a coloured block (`colours`) ending in its type,
+    with a `?` where the labeller was unsure of it (`unsure`: those entities' first tokens)."""
     starts = {start: (end, kind) for start, end, kind in spans(tags)}
     selected = range(*selection) if selection else range(0)
     text = Text()
-    end, kind = -1, ""
+    end, kind, doubt = -1, "", False
     for i, token in enumerate(tokens):
         if i in starts:
             end, kind = starts[i]
+            doubt = i in unsure
         inside = i < end
         style = SELECTION_STYLE if i in selected else entity_style(kind, colours) if inside else ""
         if i == cursor:
@@ -75,6 +77,8 @@ def styled(tokens: list[str], tags: list[str], colours: Mapping[str, str], curso
         text.append(token, Style.parse(style or "none") + Style(meta={"token": i}))
         if inside and i == end - 1:
             text.append(f" {kind}", f"italic #303030 on {colour(kind, colours)}")
+            if doubt:
+                text.append("?", f"bold #b00020 on {colour(kind, colours)}")
         if i < len(tokens) - 1:
             gap = SELECTION_STYLE if i + 1 in selected and i in selected else (
                 entity_style(kind, colours) if inside and i + 1 < end else "")
@@ -102,11 +106,12 @@ class SentenceView(Widget):
     cursor: reactive[int] = reactive(0)
     selection: reactive[tuple[int, int] | None] = reactive(None)
     colours: reactive[dict[str, str]] = reactive(CONLL.colours)  # the project's: `schema.colours()`
+    unsure: reactive[set[int]] = reactive(set)  # first tokens of entities the labeller was unsure of
 
     def render(self) -> Text:
         if not self.tokens:
             return Text("(no sentence)", style="dim")
-        return styled(self.tokens, self.tags, self.colours, self.cursor, self.selection)
+        return styled(self.tokens, self.tags, self.colours, self.cursor, self.selection, self.unsure)
 
     def on_click(self, event: events.Click) -> None:
         token = event.style.meta.get("token")
