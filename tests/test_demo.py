@@ -29,7 +29,8 @@ def test_demo_runs_the_whole_loop_and_resumes(data_dir, tmp_path):
     assert result.exit_code == 0, result.output
     output = result.output
     for expected in ("Corpora", "original-1000", "Teacher behaviour", "nerd demo: CoNLL-2003 test",
-                     "student, ONNX int8", "teacher (Gemma 270M"):
+                     "student, human only", "student + teacher", "ONNX int8",
+                     "teacher (Gemma 270M", "The full setting"):
         assert expected in output, expected
     assert (tmp_path / "artifacts" / "nerd-onnx-int8" / "model.onnx").is_file()
     again = CliRunner().invoke(main, args)  # everything is found done: no new run of anything
@@ -38,7 +39,11 @@ def test_demo_runs_the_whole_loop_and_resumes(data_dir, tmp_path):
     from core.store import Store
 
     with Store(db) as store:
-        assert store.db["annotation_runs"].count == 1 and store.db["training_runs"].count == 1
+        assert store.db["annotation_runs"].count == 1 and store.db["training_runs"].count == 2
+        human, taught = store.training.runs()[::-1]  # newest first
+        assert human.config["distilled"] == [] and taught.config["distilled"] == ["distill-first-4@run:1"]
+        assert human.config["epochs"] == taught.config["epochs"] == 2  # the same human budget
+        assert taught.config["pretrain_epochs"] == 10
 
 
 @pytest.mark.data

@@ -172,3 +172,22 @@ async def test_export_and_score_the_highlighted_training_run(tmp_path):
         shipping = str(app.screen.query_one("#shipping").render())
         assert "int8 test F1" in shipping and "sentences/s" in shipping, shipping
     assert (tmp_path / "artifacts" / "train-1-onnx-int8" / "model.onnx").is_file()
+
+
+@pytest.mark.anyio
+async def test_the_reports_screen_shows_the_annotators_agreement(tui_project):
+    db, run = tui_project
+    with Store(db) as store:
+        app = NerdApp(db)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("f4", "g")
+            assert "agreement needs two annotators" in screen_text(app)
+        first = store.reviews.run_sentences(run)[0]
+        for name, paris in (("alice", "B-LOC"), ("bob", "B-ORG")):
+            store.reviews.add(run, first.id, ["B-PER", "I-PER", "O", paris, "O"], [], "accept",
+                              annotator=name, session=name)
+    app = NerdApp(db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("f4", "g")
+        text = screen_text(app)
+        assert "run 1: alice, bob" in text and "alice ~ bob" in text and "1 sentences differ" in text

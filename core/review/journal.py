@@ -38,6 +38,8 @@ class Row:
     status: str
     note: str
     edit_id: str
+    annotator: str = ""  # who made it ('' unknown)
+    session: str = ""  # in which sitting
 
     @staticmethod
     def new_id() -> str:

@@ -17,11 +17,14 @@ The sentences (`Item`) and their tag edits are in `core.review.items`, the curso
 
 from __future__ import annotations
 
+import re
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from common.errors import NerdError
 from core.data.corpora import NotFound
 from core.review.items import EDITED, Item, entities, relabel, unlabel_span
 from core.review.journal import Journal, Row
@@ -72,15 +75,34 @@ class Pace:
         return self.done / max((self.clock() - min(self.decided.values())) / 60, 1.0)
 
 
+ANNOTATOR = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+class AnnotatorError(NerdError, ValueError):
+    """An annotator name that can't be used; the message says which characters may."""
+
+
+def annotator_name(name: str, source: str = "--annotator") -> str:
+    """A name for the review rows: letters, digits, `_ . -` (it names layers and files too)."""
+    if not ANNOTATOR.fullmatch(name):
+        raise AnnotatorError(f"{source} {name!r}: an annotator's name is 1 to 64 letters, digits,"
+                             " '_', '.' or '-' (e.g. alice or a.smith)")
+    return name
+
+
 class ReviewSession:
     """The sentences of one annotation run, their current tags and states, an undo history,
     the order they are reviewed in, and the rows the database was too busy to take yet."""
 
     def __init__(self, store: Store, run_id: int, pending: Iterable[Row] = (),
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, annotator: str | None = None) -> None:
         """`pending`: rows another session kept for later (they join this project's journal,
-        with any a killed app left behind, and are written now if the database is free)."""
+        with any a killed app left behind, and are written now if the database is free).
+        `annotator`: whose view this is and who its rows are by (`annotator_name`); None sees
+        every row and writes rows of no known annotator."""
         self.store, self.run_id = store, run_id
+        self.annotator = annotator
+        self.sitting = uuid.uuid4().hex[:12]  # this session's rows, told apart from the next
         run = store.annotations.run(run_id)
         if run is None:
             raise NotFound(f"no annotation run {run_id}")
@@ -96,7 +118,7 @@ class ReviewSession:
             for s in store.reviews.run_sentences(run_id)
         ]
         self._by_id = {item.id: i for i, item in enumerate(self.items)}
-        for sid, review in store.reviews.states(run_id).items():
+        for sid, review in store.reviews.states(run_id, annotator).items():
             if sid in self._by_id and review.tags is not None:
                 item = self.items[self._by_id[sid]]
                 item.tags, item.status, item.note = list(review.tags), review.status, review.note
@@ -104,7 +126,7 @@ class ReviewSession:
             if row.run_id == run_id and row.sentence_id in self._by_id:
                 item = self.item(row.sentence_id)
                 item.tags, item.status, item.note = list(row.tags), row.status, row.note
-        self.history: list[int] = [r.sentence_id for r in store.reviews.decisions(run_id, HISTORY)
+        self.history: list[int] = [r.sentence_id for r in store.reviews.decisions(run_id, HISTORY, annotator)
                                    if r.sentence_id in self._by_id]
         self.pace = Pace(clock)
         self.order: list[int] = list(range(len(self.items)))  # item indices, in review order
@@ -231,7 +253,7 @@ class ReviewSession:
         item.tags, item.status, item.note = list(tags), status, note
         self.pace.record(item.id, item.decided)
         row = Row(self.run_id, item.id, list(tags), entities(item.tokens, tags), action, status, note,
-                  Row.new_id())
+                  Row.new_id(), self.annotator or "", self.sitting)
         if not self.pending:
             try:
                 self._write(row)
@@ -259,7 +281,7 @@ class ReviewSession:
 
     def _write(self, row: Row) -> None:
         self.store.reviews.add(row.run_id, row.sentence_id, row.tags, row.entities, row.action,
-                               row.status, row.note, row.edit_id)
+                               row.status, row.note, row.edit_id, row.annotator, row.session)
 
     # -- order and navigation: positions in `order`, wrapping; None when nothing matches ------
 

@@ -190,8 +190,17 @@ def _v10(db: sqlite_utils.Database) -> None:
     db.execute("alter table annotations add column scores text")
 
 
+def _v11(db: sqlite_utils.Database) -> None:
+    """Issue 33: who made each review row (`annotator`) and in which sitting (`session`), so
+    several annotators keep their own view of a run and their agreement can be measured; null
+    for rows written before v11 (annotator unknown)."""
+    db.execute("alter table reviews add column annotator text")
+    db.execute("alter table reviews add column session text")
+    db.execute("create index reviews_annotator on reviews(run_id, annotator)")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10]
+    _v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11]
 
 
 def _foreign_tables(conn: sqlite3.Connection) -> list[str]:

@@ -68,28 +68,33 @@ class ReviewRepository:
         self.db = store.db
 
     def add(self, run_id: int, sentence_id: int, tags: list[str], entities: list, action: str,
-            status: str | None = None, note: str = "", edit_id: str | None = None) -> None:
+            status: str | None = None, note: str = "", edit_id: str | None = None,
+            annotator: str | None = None, session: str | None = None) -> None:
         """One row, committed at once (autocommit); `StoreBusy` when another connection holds
         the write lock longer than the store's busy timeout (nothing is written then). A row
-        whose `edit_id` is stored already adds nothing: a replayed journal writes each edit once."""
+        whose `edit_id` is stored already adds nothing: a replayed journal writes each edit once.
+        `annotator` and `session` say who made it, and in which sitting."""
         try:
             self.db.execute(
                 "insert into reviews(run_id, sentence_id, tags, entities, action, status, note, created,"
-                " edit_id) values (?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict(edit_id) do nothing",
+                " edit_id, annotator, session) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " on conflict(edit_id) do nothing",
                 [run_id, sentence_id, dumps(tags), dumps(entities), action, status_of(action, status),
-                 note or None, now(), edit_id],
+                 note or None, now(), edit_id, annotator or None, session or None],
             )
         except sqlite3.OperationalError as exc:
             if is_busy(exc):
                 raise StoreBusy(f"{self.store.path}: database busy (another program is writing)") from exc
             raise
 
-    def states(self, run_id: int) -> dict[int, Review]:
-        """Each reviewed sentence's newest row, whatever its state (what the review screen shows)."""
+    def states(self, run_id: int, annotator: str | None = None) -> dict[int, Review]:
+        """Each reviewed sentence's newest row, whatever its state (what the review screen shows);
+        with `annotator`, that annotator's view: their rows and those of no known annotator."""
         found: dict[int, Review] = {}
+        mine, args = _whose(annotator)
         for sid, tags, action, status, note, created in self.db.execute(
             "select sentence_id, tags, action, status, note, created from reviews where run_id = ?"
-            " order by id", [run_id]
+            f"{mine} order by id", [run_id, *args]
         ):
             if tags is not None:
                 found[sid] = Review(sid, loads(tags), action, status_of(action, status), note or "", created)
@@ -104,19 +109,39 @@ class ReviewRepository:
         """The reviewed-tags overlay of a run: sentence id -> its current reviewed tags."""
         return {sid: review.tags for sid, review in self.latest(run_id).items() if review.tags is not None}
 
-    def decisions(self, run_id: int, limit: int = 10) -> list[Review]:
-        """The newest decision rows (accept, reject, flag, keep, skip), newest first, one a sentence."""
+    def decisions(self, run_id: int, limit: int = 10, annotator: str | None = None) -> list[Review]:
+        """The newest decision rows (accept, reject, flag, keep, skip), newest first, one a
+        sentence; with `annotator`, in that annotator's view (`states`)."""
         out: dict[int, Review] = {}
         marks = ", ".join("?" * len(DECISIONS))
+        mine, args = _whose(annotator)
         for sid, tags, action, status, note, created in self.db.execute(
             "select sentence_id, tags, action, status, note, created from reviews where run_id = ?"
-            f" and action in ({marks}) order by id desc", [run_id, *DECISIONS]
+            f"{mine} and action in ({marks}) order by id desc", [run_id, *args, *DECISIONS]
         ):
             if sid not in out:
                 out[sid] = Review(sid, loads(tags), action, status_of(action, status), note or "", created)
                 if len(out) == limit:
                     break
         return list(out.values())
+
+    def views(self, run_id: int) -> dict[str, dict[int, Review]]:
+        """Each annotator's newest row of each sentence they reviewed ('' for rows of no known
+        annotator): the views whose agreement `nerd agreement` measures."""
+        found: dict[str, dict[int, Review]] = {}
+        for sid, tags, action, status, note, created, annotator in self.db.execute(
+            "select sentence_id, tags, action, status, note, created, annotator from reviews"
+            " where run_id = ? order by id", [run_id]
+        ):
+            if tags is not None:
+                found.setdefault(annotator or "", {})[sid] = Review(
+                    sid, loads(tags), action, status_of(action, status), note or "", created)
+        return found
+
+    def annotators(self, run_id: int) -> list[str]:
+        """Who reviewed the run, by name ('' for rows of no known annotator), in name order."""
+        return sorted(name or "" for (name,) in self.db.execute(
+            "select distinct annotator from reviews where run_id = ?", [run_id]))
 
     def newest_answered_run(self) -> int | None:
         """The newest annotation run with at least one answered sentence: what the app opens on
@@ -138,3 +163,10 @@ class ReviewRepository:
                 " where r.id = ? order by ss.position", [run_id],
             )
         ]
+
+
+def _whose(annotator: str | None) -> tuple[str, list[str]]:
+    """The SQL that keeps one annotator's rows (and those of no known annotator)."""
+    if annotator is None:
+        return "", []
+    return " and (annotator = ? or annotator is null)", [annotator]

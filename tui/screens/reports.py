@@ -6,12 +6,13 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 from textual_plotext import PlotextPlot
 
 from core.data import evaluate
+from core.review.agreement import COLUMNS, AgreementError, agreement, differences, rows, said
 from core.ship import deploy
 from core.store import Store
 from core.teacher import quality
@@ -61,6 +62,7 @@ class ReportsScreen(NerdScreen):
         Binding("t", "tab('training')", "Training", tooltip="Training"),
         Binding("a", "tab('quality')", "Annotation", tooltip="Teacher quality"),
         Binding("e", "export", "Export+eval", tooltip="Export + score"),
+        Binding("g", "tab('agreement')", "Agreement", tooltip="Annotators' agreement"),
     ]
     LIVE_SECONDS = 2.0  # a training run in another terminal shows up epoch by epoch
 
@@ -83,6 +85,10 @@ class ReportsScreen(NerdScreen):
                     yield PlotextPlot(id="loss-plot")
                     yield PlotextPlot(id="f1-plot")
                 yield Static(SHIPPING, id="shipping")
+            with TabPane("Agreement", id="agreement"), VerticalScroll():
+                yield Static(id="agreement-caption", classes="status")
+                yield DataTable(id="agreement-table", zebra_stripes=True, cursor_type="row")
+                yield Static(id="agreement-notes")
         yield Footer()
 
     def follow_training(self) -> None:
@@ -148,6 +154,7 @@ class ReportsScreen(NerdScreen):
             self.run_id = self.review_run = self.nerd.run_id
         self.show_quality()
         self.show_training()
+        self.show_agreement()
         if self.follow is None and self.nerd.store.training.any_running():
             self.follow = self.set_interval(self.LIVE_SECONDS, self.follow_training)
 
@@ -163,6 +170,7 @@ class ReportsScreen(NerdScreen):
         elif runs:
             self.run_id = runs[-1]
         self.show_quality()
+        self.show_agreement()
 
     def show_quality(self) -> None:
         table = self.query_one("#quality-table", DataTable)
@@ -181,6 +189,28 @@ class ReportsScreen(NerdScreen):
             table.add_column(label.split(" (")[0], key=label)
         for group, metric, cells in rows:
             table.add_row(group, metric, *(Text(c, justify="right") for c in cells))
+
+    def show_agreement(self) -> None:
+        """The annotators of the run shown ([ ]): pairwise span F1 and kappa, then the notes and
+        the sentences they disagree on (`nerd agreement`)."""
+        table = self.query_one("#agreement-table", DataTable)
+        caption = self.query_one("#agreement-caption", Static)
+        notes = self.query_one("#agreement-notes", Static)
+        table.clear(columns=True)
+        notes.update("")
+        if self.run_id is None:
+            caption.update(Text("No annotation run yet.", "dim"))
+            return
+        try:
+            found = agreement(self.nerd.store, self.run_id)
+        except AgreementError as exc:
+            caption.update(Text(str(exc), "dim"))
+            return
+        caption.update(f"run {found.run}: {', '.join(found.annotators)} · [ ] other run")
+        table.add_columns(*COLUMNS)
+        for row in rows(found):
+            table.add_row(*(Text(c, justify="left" if i < 2 else "right") for i, c in enumerate(row)))
+        notes.update(Text("\n".join([*said(found), *differences(found)])))
 
     def show_training(self) -> None:
         table = self.query_one("#training-table", DataTable)
