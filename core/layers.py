@@ -41,16 +41,21 @@ def _only(layer: Layer, wanted: set[int]) -> Layer:
     return {sid: tags for sid, tags in layer.items() if sid in wanted}
 
 
-def reviewed(store: Store, run: int, wanted: set[int]) -> Layer:
-    """The run's tags with each sentence's latest review applied."""
-    return _only({**store.annotations.tags(run), **store.reviews.latest_tags(run)}, wanted)
+def reviewed(store: Store, run: int, wanted: set[int], annotator: str = "") -> Layer:
+    """The run's tags with each sentence's settled review applied (or one annotator's)."""
+    return _only({**store.annotations.tags(run), **{sid: r.tags for sid, r in
+                                                     _labels(store, run, annotator).items()}}, wanted)
 
 
-def reviewed_ids(store: Store, run: int) -> set[int]:
+def reviewed_ids(store: Store, run: int, annotator: str = "") -> set[int]:
     """Sentences whose reviewed tags are human labels (edited, accepted, kept different from
-    gold); rejected, flagged and skipped ones are not, and an undo back to the run's tags
-    un-reviews a sentence."""
-    return set(store.reviews.latest(run))
+    gold), settled (`ReviewRepository.latest`) or one annotator's; rejected, flagged and skipped
+    ones are not, and an undo back to the run's tags un-reviews a sentence."""
+    return set(_labels(store, run, annotator))
+
+
+def _labels(store: Store, run: int, annotator: str):
+    return store.reviews.view(run, annotator) if annotator else store.reviews.latest(run)
 
 
 def labelled(store: Store, spec: str | Spec) -> list[StoredSentence]:
@@ -65,7 +70,7 @@ def labelled(store: Store, spec: str | Spec) -> list[StoredSentence]:
     sentences = list(subset_sentences(store, resolve_subset(store, spec.subset)))
     tags = load(store, spec.layer, sentences)
     if spec.layer.kind == "review":
-        keep = reviewed_ids(store, run_id(store, spec.layer.ref))
+        keep = reviewed_ids(store, run_id(store, spec.layer.run), spec.layer.annotator)
         tags = {sid: t for sid, t in tags.items() if sid in keep}
     return [replace(s, gold=tags[s.id]) for s in sentences if s.id in tags]
 
@@ -101,7 +106,7 @@ def with_subset(store: Store, spec: Spec) -> Spec:
     """A bare `review:N` or `run:N` as SUBSET@LAYER, SUBSET the run's own subset."""
     if spec.subset:
         return spec
-    run = store.annotations.run(run_id(store, spec.layer.ref))
+    run = store.annotations.run(run_id(store, spec.layer.run))
     return Spec(store.corpora.subset(run.subset_id).name, spec.layer, explicit=True)
 
 
@@ -116,7 +121,7 @@ def load(store: Store, layer: str | LayerSpec, sentences: list[StoredSentence]) 
     elif kind == "run":
         layer = _only(store.annotations.tags(run_id(store, ref)), wanted)
     elif kind == "review":
-        layer = reviewed(store, run_id(store, ref), wanted)
+        layer = reviewed(store, run_id(store, parsed.run), wanted, parsed.annotator)
     elif kind == "pred":
         layer = _only(store.training.predictions(run_id(store, ref, "training_runs")), wanted)
     elif kind == "roundtrip":

@@ -1,7 +1,8 @@
 """`SUBSET@LAYER`: how every command names labelled sentences, parsed once, at the edge.
 
-A layer is `gold`, `run:N`, `review:N`, `pred:N`, `roundtrip` or `lexicon:SUBSET` (N an id, a
-name, or `latest`). `review:N` and `run:N` alone name that run's own subset. The forms and the
+A layer is `gold`, `run:N`, `review:N` (the settled reviews), `review:N/NAME` (one annotator's),
+`pred:N`, `roundtrip` or `lexicon:SUBSET` (N an id, a name, or `latest`). `review:N` and `run:N`
+alone name that run's own subset. The forms and the
 message for a bad spec live here and nowhere else; `core.layers` says what each layer holds.
 """
 
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 
 from common.errors import NerdError
 
-FORMS = "gold, run:N, review:N, pred:N, roundtrip, lexicon:SUBSET"
+FORMS = "gold, run:N, review:N, review:N/NAME, pred:N, roundtrip, lexicon:SUBSET"
 KINDS = ("gold", "run", "review", "pred", "roundtrip", "lexicon")
 _NEEDS_REF = {"run", "review", "pred", "lexicon"}
 _BARE = ("run:", "review:")  # a run's layer given without its subset
@@ -29,9 +30,20 @@ class Layer:
     @classmethod
     def parse(cls, text: str) -> Layer:
         kind, _, ref = (text or "gold").partition(":")
-        if kind not in KINDS or (kind in _NEEDS_REF) != bool(ref):
+        bad_view = "/" in ref and (kind != "review" or not all(ref.partition("/")[::2]))
+        if kind not in KINDS or (kind in _NEEDS_REF) != bool(ref) or bad_view:
             raise LayerError(f"unknown layer {text!r}; use one of: {FORMS}")
         return cls(kind, ref)
+
+    @property
+    def run(self) -> str:
+        """The run a `run:`, `review:` or `pred:` layer names (without a review's annotator)."""
+        return self.ref.partition("/")[0]
+
+    @property
+    def annotator(self) -> str:
+        """`review:N/NAME`'s NAME: one annotator's view instead of the settled reviews."""
+        return self.ref.partition("/")[2]
 
     @property
     def of_run(self) -> bool:

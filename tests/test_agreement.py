@@ -8,9 +8,11 @@ import sqlite3
 import pytest
 from click.testing import CliRunner
 
+from core import layers
 from core.review.agreement import AgreementError, agreement
 from core.review.session import AnnotatorError, ReviewSession, annotator_name
 from core.store import Store
+from core.student.examples import layer_examples
 from tui.cli import main
 from tui.shell import who
 
@@ -102,3 +104,31 @@ def test_one_annotator_is_no_agreement_and_a_bad_name_is_refused(review_project,
         who(None)
     monkeypatch.setenv("NERD_ANNOTATOR", "dana")
     assert who(None) == "dana" and who("e.f-g_1") == "e.f-g_1"
+
+
+def test_adjudication_settles_where_annotators_differ_and_training_takes_it(reviewed):
+    store, run = reviewed
+    assert layers.labelled(store, "tiny@review:1") == []  # all three sentences are contested
+    assert [len(layers.labelled(store, f"tiny@review:1/{n}")) for n in ("alice", "bob", "carol")] == [3, 3, 2]
+    judge = ReviewSession(store, run, annotator="judge", adjudicate=True)
+    paris, eu, france = judge.items
+    assert paris.versions == {"alice": ["PER Peter Blackburn", "LOC Paris"],
+                              "bob": ["PER Peter Blackburn", "ORG Paris"],
+                              "carol": ["PER Peter Blackburn", "LOC Paris"]}
+    assert eu.versions["carol"] == ["(rejected)"]
+    judge.label(paris.id, 3, 4, "LOC")
+    judge.accept(paris.id), judge.accept(eu.id)
+    settled = {s.id: s.gold for s in layers.labelled(store, "tiny@review:1")}
+    assert settled == {paris.id: ["B-PER", "I-PER", "O", "B-LOC", "O"], eu.id: ["B-ORG", "O", "B-MISC", "O", "O"]}
+    examples = layer_examples(store, "tiny@review:1", "original")
+    assert [e.sentence_id for e in examples] == [paris.id, eu.id]  # what training takes
+    assert agreement(store, run).annotators == ["alice", "bob", "carol"]  # the judge is no view
+    again = ReviewSession(store, run, annotator="judge", adjudicate=True)
+    assert [i.status for i in again.items] == ["accepted", "accepted", ""]  # where they stopped
+
+
+def test_one_annotator_settles_alone(review_project):
+    store, run = review_project
+    review_as(store, run, "alice", alice)
+    assert len(layers.labelled(store, "tiny@review:1")) == 3 == len(layers.labelled(store, "review:1/alice"))
+    assert ReviewSession(store, run, annotator="judge", adjudicate=True).items == []

@@ -350,3 +350,23 @@ async def test_correcting_the_student_marks_its_doubts_and_t_takes_its_second_ty
         assert "order: least sure first, by the labeller's probabilities" in text
         assert "why here: the labeller is 55% sure 'Paris' is ORG" not in text  # Paris is LOC now
     assert [action for _, _, action in reviews(db, run)] == ["label"]
+
+
+@pytest.mark.anyio
+async def test_adjudicating_walks_the_contested_sentences_with_each_version_beside(tui_project):
+    db, run = tui_project
+    with Store(db) as store:
+        first, second = store.reviews.run_sentences(run)[:2]
+        for name, paris in (("alice", "B-LOC"), ("bob", "B-ORG")):
+            store.reviews.add(run, first.id, ["B-PER", "I-PER", "O", paris, "O"], [], "accept",
+                              annotator=name, session=name)
+            store.reviews.add(run, second.id, second.tags, [], "accept", annotator=name, session=name)
+    app = NerdApp(db, run, annotator="judge", adjudicate=True)
+    async with app.run_test(size=(120, 30)) as pilot:
+        text = screen_text(app)
+        assert "contested sentence 1/1" in text and "annotators differ" in text
+        assert "alice: PER Peter Blackburn · LOC Paris" in text and "bob: PER Peter Blackburn · ORG Paris" in text
+        await pilot.press("tab", "2", "a")  # Paris: LOC, then the settled answer
+    with Store(db) as store:
+        assert {sid: r.action for sid, r in store.reviews.latest(run).items()} == {
+            first.id: "adjudicated", second.id: "accept"}  # the second: both said the same

@@ -40,13 +40,16 @@ class NerdApp(App[None]):
         Binding("f4", "switch_mode('reports')", "Reports", show=False, tooltip="Reports screen"),
     ]
 
-    def __init__(self, db: str | Path, run: int | None = None, annotator: str | None = None) -> None:
+    def __init__(self, db: str | Path, run: int | None = None, annotator: str | None = None,
+                 adjudicate: bool = False) -> None:
         super().__init__()
         self.annotator = annotator  # who reviews: their rows and their view of the run
+        self.adjudicate = adjudicate  # review only where annotators differ, and settle it
         self.db_path = Path(db)
         self.store = Store(self.db_path, busy_timeout=BUSY_WAIT)
         self.review: ReviewSession | None = None  # the review screen's session (its waiting rows)
-        self.sub_title = self.db_path.name + (f" · {annotator}" if annotator else "")
+        self.sub_title = (self.db_path.name + (f" · {annotator}" if annotator else "")
+                          + (" · adjudicating" if adjudicate else ""))
         if run is not None and run not in self.annotation_runs():
             known = ", ".join(map(str, self.annotation_runs())) or "none yet"
             raise NotFound(f"no annotation run {run}; known: {known}")

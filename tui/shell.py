@@ -88,7 +88,8 @@ def interactive() -> bool:
     return sys.stdin.isatty()
 
 
-def launch(db: Path, run: int | None, headless: bool = False, annotator: str | None = None) -> None:
+def launch(db: Path, run: int | None, headless: bool = False, annotator: str | None = None,
+           adjudicate: bool = False) -> None:
     """The Textual app, imported only here so `nerd --help` stays fast.
 
     A new project is made only where nothing is yet, and only when the user says so (a
@@ -101,7 +102,7 @@ def launch(db: Path, run: int | None, headless: bool = False, annotator: str | N
         if not (interactive() and click.confirm(question, default=False, err=True)):
             raise NerdError(f"no project at {db}: give the path of one (nerd tui PATH),"
                             f" or create it with `nerd init --db {db}`")
-    app = NerdApp(db, run, annotator)
+    app = NerdApp(db, run, annotator, adjudicate)
     app.run(headless=headless)
     if app.waiting:
         err.print(f"{app.waiting} review changes wait in {db}.journal (the database was busy): they are"
@@ -116,9 +117,13 @@ def launch(db: Path, run: int | None, headless: bool = False, annotator: str | N
 @click.option("--annotator", default=None,
               help="Who reviews: their rows and their view of each run (default: $NERD_ANNOTATOR, else"
               " your login name); letters, digits, _ . -")
-def tui_command(db: Path | None, run: int | None, annotator: str | None) -> None:
+@click.option("--adjudicate", "contested", type=int, default=None, metavar="RUN",
+              help="Review only the sentences RUN's annotators differ on, each one's version beside"
+              " it; a records the settled answer (what review:RUN trains on).")
+def tui_command(db: Path | None, run: int | None, annotator: str | None, contested: int | None) -> None:
     """Open the app (review, runs, reports) on DB (default: $NERD_DB, else nerd.db here)."""
-    launch(paths.db_path(db), run, annotator=who(annotator))
+    launch(paths.db_path(db), contested if contested is not None else run, annotator=who(annotator),
+           adjudicate=contested is not None)
 
 
 def who(annotator: str | None) -> str:

@@ -51,6 +51,7 @@ class Item:
     note: str = ""
     votes: list | None = None
     scores: dict | None = None  # the labeller's confidences, where it gave them (the student)
+    versions: dict[str, list[str]] | None = None  # adjudicating: each annotator's entities
 
     @property
     def reviewed(self) -> bool:

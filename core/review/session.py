@@ -26,11 +26,12 @@ from dataclasses import dataclass, field
 
 from common.errors import NerdError
 from core.data.corpora import NotFound
+from core.review.adjudication import contested, versions
 from core.review.items import EDITED, Item, entities, relabel, unlabel_span
 from core.review.journal import Journal, Row
 from core.review.order import Scores
 from core.store import Store, StoreBusy
-from core.store.reviews import DECISIONS, UNREVIEWED
+from core.store.reviews import ADJUDICATED, ADJUDICATION, DECISIONS, UNREVIEWED
 
 ACTIONS = ("label", "delete", "accept", "reject", "flag", "keep", "skip", "undo", "redo", "revert")
 REVERT = "revert"  # an undo back to the run's own tags: the sentence is unreviewed again
@@ -95,14 +96,18 @@ class ReviewSession:
     the order they are reviewed in, and the rows the database was too busy to take yet."""
 
     def __init__(self, store: Store, run_id: int, pending: Iterable[Row] = (),
-                 clock: Callable[[], float] = time.monotonic, annotator: str | None = None) -> None:
+                 clock: Callable[[], float] = time.monotonic, annotator: str | None = None,
+                 adjudicate: bool = False) -> None:
         """`pending`: rows another session kept for later (they join this project's journal,
         with any a killed app left behind, and are written now if the database is free).
         `annotator`: whose view this is and who its rows are by (`annotator_name`); None sees
-        every row and writes rows of no known annotator."""
+        every row and writes rows of no known annotator. `adjudicate`: only the sentences the
+        annotators differ on (`core.review.adjudication`), each one's version beside it; accepting
+        one records the settled answer (action `adjudicated`)."""
         self.store, self.run_id = store, run_id
-        self.annotator = annotator
-        self.sitting = uuid.uuid4().hex[:12]  # this session's rows, told apart from the next
+        self.annotator, self.adjudicating = annotator, adjudicate
+        # this session's rows, told apart from the next; an adjudication's are no annotator's view
+        self.sitting = (ADJUDICATION if adjudicate else "") + uuid.uuid4().hex[:12]
         run = store.annotations.run(run_id)
         if run is None:
             raise NotFound(f"no annotation run {run_id}")
@@ -117,8 +122,15 @@ class ReviewSession:
                  list(s.tags), votes=s.votes, scores=s.scores)
             for s in store.reviews.run_sentences(run_id)
         ]
+        if adjudicate:
+            differ = contested(store, run_id)
+            self.items = [item for item in self.items if item.id in differ]
+            for item in self.items:
+                item.versions = versions(differ[item.id], item.tokens)
         self._by_id = {item.id: i for i, item in enumerate(self.items)}
-        for sid, review in store.reviews.states(run_id, annotator).items():
+        reviews = store.reviews
+        for sid, review in (reviews.adjudications(run_id) if adjudicate
+                            else reviews.states(run_id, annotator)).items():
             if sid in self._by_id and review.tags is not None:
                 item = self.items[self._by_id[sid]]
                 item.tags, item.status, item.note = list(review.tags), review.status, review.note
@@ -231,7 +243,10 @@ class ReviewSession:
 
     def _decide(self, sentence_id: int, action: str, note: str = "") -> bool:
         item = self.item(sentence_id)
-        changed = self._change(item, item.tags, action, DECIDED[action], note, force=True)
+        status = DECIDED[action]
+        if action == "accept" and self.adjudicating:
+            action = ADJUDICATED  # the settled answer, over every annotator's view
+        changed = self._change(item, item.tags, action, status, note, force=True)
         self.history = [sentence_id, *(s for s in self.history if s != sentence_id)][:HISTORY]
         return changed
 

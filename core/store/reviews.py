@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from core.store import Store
 
 UNREVIEWED = ""
+ADJUDICATED = "adjudicated"  # the action of an adjudicator's settled answer
+ADJUDICATION = "adjudication-"  # how an adjudication sitting's `session` begins
 STATUSES = (UNREVIEWED, "edited", "accepted", "rejected", "flagged", "kept", "skipped")
 HUMAN_LABELS = frozenset({"edited", "accepted", "kept"})  # what the review:N layer trains on
 # The actions that end a sentence's review, and the state each leaves it in.
@@ -101,9 +103,23 @@ class ReviewRepository:
         return found
 
     def latest(self, run_id: int) -> dict[int, Review]:
-        """Each sentence whose newest row is a human label (edited, accepted, kept): not those
-        rejected, flagged, skipped, or undone back to the run's tags."""
-        return {sid: r for sid, r in self.states(run_id).items() if r.status in HUMAN_LABELS}
+        """The settled human labels of the run (what `review:N` trains on): a sentence an
+        adjudicator settled takes that answer; else one whose annotators' views (`views`) all
+        label it alike (edited, accepted or kept), which with one annotator is their newest row;
+        a sentence they label differently, or that one of them rejected, flagged or skipped while
+        another labelled it, waits for adjudication."""
+        views = self.views(run_id)
+        settled = {sid: r for sid, r in self.adjudications(run_id).items() if r.status in HUMAN_LABELS}
+        for sid in set().union(*views.values()) - set(settled):
+            found = [view[sid] for view in views.values() if sid in view]
+            if all(r.status in HUMAN_LABELS for r in found) and len({tuple(r.tags) for r in found}) == 1:
+                settled[sid] = found[-1]
+        return settled
+
+    def view(self, run_id: int, annotator: str) -> dict[int, Review]:
+        """One annotator's human labels (`review:N/NAME`)."""
+        view = self.views(run_id).get(annotator, {})
+        return {sid: r for sid, r in view.items() if r.status in HUMAN_LABELS}
 
     def latest_tags(self, run_id: int) -> dict[int, list[str]]:
         """The reviewed-tags overlay of a run: sentence id -> its current reviewed tags."""
@@ -113,11 +129,12 @@ class ReviewRepository:
         """The newest decision rows (accept, reject, flag, keep, skip), newest first, one a
         sentence; with `annotator`, in that annotator's view (`states`)."""
         out: dict[int, Review] = {}
-        marks = ", ".join("?" * len(DECISIONS))
+        actions = [*DECISIONS, ADJUDICATED]
+        marks = ", ".join("?" * len(actions))
         mine, args = _whose(annotator)
         for sid, tags, action, status, note, created in self.db.execute(
             "select sentence_id, tags, action, status, note, created from reviews where run_id = ?"
-            f"{mine} and action in ({marks}) order by id desc", [run_id, *args, *DECISIONS]
+            f"{mine} and action in ({marks}) order by id desc", [run_id, *args, *actions]
         ):
             if sid not in out:
                 out[sid] = Review(sid, loads(tags), action, status_of(action, status), note or "", created)
@@ -126,16 +143,31 @@ class ReviewRepository:
         return list(out.values())
 
     def views(self, run_id: int) -> dict[str, dict[int, Review]]:
-        """Each annotator's newest row of each sentence they reviewed ('' for rows of no known
-        annotator): the views whose agreement `nerd agreement` measures."""
-        found: dict[str, dict[int, Review]] = {}
-        for sid, tags, action, status, note, created, annotator in self.db.execute(
-            "select sentence_id, tags, action, status, note, created, annotator from reviews"
-            " where run_id = ? order by id", [run_id]
+        """Each annotator's newest row of each sentence they reviewed: their own rows and those of
+        no known annotator (written before annotators were recorded), as the review screen shows
+        them; '' names the one view of a run reviewed before annotators were recorded. An
+        adjudicator's rows are no view of their own (`latest` reads them)."""
+        rows = [(annotator or "", sid, Review(sid, loads(tags), action, status_of(action, status),
+                                                 note or "", created))
+                for sid, tags, action, status, note, created, annotator in self.db.execute(
+                    "select sentence_id, tags, action, status, note, created, annotator from reviews"
+                    " where run_id = ? and tags is not null and coalesce(session, '') not like ?"
+                    " order by id", [run_id, ADJUDICATION + "%"])]
+        names = sorted({name for name, *_ in rows if name}) or [""]
+        found: dict[str, dict[int, Review]] = {name: {} for name in names}
+        for name, sid, review in rows:
+            for view in (names if not name else [name]):
+                found[view][sid] = review
+        return {name: view for name, view in found.items() if view}
+
+    def adjudications(self, run_id: int) -> dict[int, Review]:
+        """Each sentence's newest row of an adjudication sitting (what the adjudicator sees)."""
+        found: dict[int, Review] = {}
+        for sid, tags, action, status, note, created in self.db.execute(
+            "select sentence_id, tags, action, status, note, created from reviews where run_id = ?"
+            " and session like ? and tags is not null order by id", [run_id, ADJUDICATION + "%"]
         ):
-            if tags is not None:
-                found.setdefault(annotator or "", {})[sid] = Review(
-                    sid, loads(tags), action, status_of(action, status), note or "", created)
+            found[sid] = Review(sid, loads(tags), action, status_of(action, status), note or "", created)
         return found
 
     def annotators(self, run_id: int) -> list[str]:

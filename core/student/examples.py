@@ -27,23 +27,23 @@ def layer_examples(store: Store, text: str, kind: str, only: str = "all") -> lis
     spec = as_spec(text)
     subset_id = corpora.resolve_subset(store, spec.subset)
     layer = spec.layer
-    if layer.of_run and layer.ref == "latest":  # the newest run over this very subset
+    if layer.of_run and layer.run == "latest":  # the newest run over this very subset
         newest = store.annotations.newest_on_subset(subset_id)
         if newest is None:
             raise TrainingError(f"{text}: no annotation run over {spec.subset} yet"
                                 f" (nerd annotate {spec.subset})")
-        layer = LayerSpec(layer.kind, str(newest))
+        layer = LayerSpec(layer.kind, str(newest) + (f"/{layer.annotator}" if layer.annotator else ""))
     sentences = list(corpora.subset_sentences(store, subset_id))
     tags = layers.load(store, layer, sentences)
     if kind == "original" and layer.kind == "review":  # human labels: reviewed sentences only
         only = "reviewed"
     if only != "all" and layer.of_run:
-        run = layers.run_id(store, layer.ref)
+        run = layers.run_id(store, layer.run)
         if only == "clean":
             keep = {a.sentence_id for a in store.annotations.answers(run)
                     if a.parse_status in ("ok", "repaired", "truncated")}
         elif only == "reviewed":
-            keep = layers.reviewed_ids(store, run)
+            keep = layers.reviewed_ids(store, run, layer.annotator)
         elif only.startswith("confident:"):
             keep = confident(store, run, float(only.split(":", 1)[1]))
         else:
@@ -52,7 +52,7 @@ def layer_examples(store: Store, text: str, kind: str, only: str = "all") -> lis
         tags = {k: v for k, v in tags.items() if k in keep}
     examples = [Example(kind, s.id, s.tokens, tags[s.id]) for s in sentences if s.id in tags]
     if not examples:
-        hint = (f"review some sentences of run {layer.ref} in the app (nerd tui) first"
+        hint = (f"review some sentences of run {layer.run} in the app (nerd tui) first"
                 if layer.kind == "review" else f"is the layer {layer} empty?")
         raise TrainingError(f"{text}: no labelled sentences ({hint})")
     return examples

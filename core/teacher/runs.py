@@ -157,7 +157,7 @@ def pool_sentences(store: Store, config: RunConfig) -> list[StoredSentence]:
     spec = layers.with_subset(store, as_spec(config.pool))
     pool = layers.labelled(store, spec)
     if not pool:
-        what = (f"nobody has reviewed a sentence of run {spec.layer.ref} yet: review a few in the"
+        what = (f"nobody has reviewed a sentence of run {spec.layer.run} yet: review a few in the"
                 " app (nerd tui), then annotate again" if spec.layer.kind == "review" else
                 f"{spec} has no labelled sentences: give a subset with gold tags, SUBSET@review:N, or"
                 " review:N after reviewing some sentences")

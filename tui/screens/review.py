@@ -101,7 +101,8 @@ class ReviewScreen(NerdScreen):
         keep = self.current.id if self.current else None
         run, old = self.nerd.run_id, self.session
         pending = old.pending if old is not None else ()
-        self.session = (ReviewSession(self.nerd.store, run, pending, annotator=self.nerd.annotator)
+        self.session = (ReviewSession(self.nerd.store, run, pending, annotator=self.nerd.annotator,
+                                      adjudicate=self.nerd.adjudicate)
                         if run is not None else None)
         if self.session is not None and old is not None and old.run_id == run:
             self.session.pace = old.pace  # the same run grew (a run going on): the counts go on

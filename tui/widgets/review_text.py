@@ -49,7 +49,8 @@ def status_line(session: ReviewSession | None, item: Item | None, index: int) ->
     if item is None:
         return f"run {session.run_id} has no annotated sentence yet"
     name = session.name if len(session.name) <= 16 else session.name[:15] + "…"
-    where = f"sentence {session.position(index) + 1}/{len(session)}"
+    kind = "contested sentence" if session.adjudicating else "sentence"
+    where = f"{kind} {session.position(index) + 1}/{len(session)}"
     line = Text(f"run {session.run_id} {name} · {where}")
     if item.status:
         line.append(" · ").append_text(state(item.status))
@@ -99,6 +100,8 @@ def why_line(item: Item, session: ReviewSession) -> Text:
 def llm_panel(item: Item) -> Text:
     """What the labeller said: the student's confidences where it gave them; the teacher's parse
     status and unmatched strings; the raw answer and reasoning."""
+    if item.versions is not None:
+        return versions_panel(item)
     if item.scores is not None:
         return student_panel(item)
     text = Text()
@@ -114,6 +117,14 @@ def llm_panel(item: Item) -> Text:
     if item.reasoning.strip():
         text.append("\n\nreasoning\n", "bold").append(item.reasoning.strip())
     return text
+
+
+def versions_panel(item: Item) -> Text:
+    """Adjudicating: what each annotator said, side by side; a accepts the tags as settled."""
+    text = Text("annotators differ", "bold")
+    for name, said in item.versions.items():
+        text.append(f"\n{name}: ", "bold").append(" · ".join(said) or "no entities")
+    return text.append("\n\nedit, then a: the settled answer", "dim")
 
 
 def student_panel(item: Item) -> Text:
