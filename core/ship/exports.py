@@ -36,6 +36,7 @@ from common.tags import spans
 from core import layers
 from core.data import corpora
 from core.data.conll import Sentence, write_conll, write_jsonl
+from core.specs import as_spec
 from core.store import Store
 
 FORMATS = ("conll", "jsonl", "prodigy", "spacy", "hf", "labelstudio")
@@ -96,6 +97,7 @@ def collect(store: Store, subset: str, layer: str) -> Collected:
     training, `review:N` gives only the sentences a person reviewed (`layers.labelled`)."""
     total = len(store.corpora.subset_sentence_ids(corpora.resolve_subset(store, subset)))
     tagged = layers.labelled(store, f"{subset}@{layer}")  # each sentence's tags in `.gold`
+    who = reviewers(store, subset, layer)
     documents = store.corpora.documents_by_id(s.document_id for s in tagged if s.document_id is not None)
     found: list[Labelled] = []
     for s in tagged:
@@ -106,12 +108,24 @@ def collect(store: Store, subset: str, layer: str) -> Collected:
         else:
             begin, (text, offsets) = 0, _joined(s.tokens)
         meta = {"sentence_id": s.id, **({"doc": s.doc} if s.doc is not None else {}),
-                **({"document_start": begin} if document else {})}
+                **({"document_start": begin} if document else {}), **who.get(s.id, {})}
         found.append(Labelled(s.id, s.doc, text, s.tokens, offsets, s.gold, begin, meta))
     used = {tag[2:] for item in found for tag in item.tags if tag != "O"}
     schema = tuple(store.labels.current().names)
     types = (*schema, *sorted(used - set(schema)))
     return Collected(found, total - len(found), ["O"] + [f"{p}-{t}" for t in types for p in "BI"])
+
+
+def reviewers(store: Store, subset: str, layer: str) -> dict[int, dict[str, str]]:
+    """Who settled each sentence of a `review:N` layer (or made `review:N/NAME`), and in which
+    sitting: the formats that have a place for it carry it."""
+    spec = layers.with_subset(store, as_spec(f"{subset}@{layer}"))
+    if spec.layer.kind != "review":
+        return {}
+    run = layers.run_id(store, spec.layer.run)
+    rows = (store.reviews.view(run, spec.layer.annotator) if spec.layer.annotator
+            else store.reviews.latest(run))
+    return {sid: {"annotator": r.annotator, "session": r.session} for sid, r in rows.items() if r.annotator}
 
 
 # -- writers: each takes the collected sentences and a text stream or a path ------------------
@@ -129,6 +143,8 @@ def write_prodigy(items: Iterable[Labelled], out: IO[str], layer: str = "") -> i
                        "token_start": a, "token_end": b - 1, "label": kind}
                       for a, b, kind in item.entities()],
             "meta": {**item.meta, **({"layer": layer} if layer else {})},
+            **({"_annotator_id": item.meta["annotator"], "_session_id": item.meta["session"]}
+               if "annotator" in item.meta else {}),
         }
         out.write(json.dumps(task, ensure_ascii=False) + "\n")
         count += 1
@@ -141,8 +157,11 @@ def labelstudio_tasks(items: Iterable[Labelled], layer: str) -> list[dict]:
         result = [{"id": f"s{item.id}-{n}", "from_name": "label", "to_name": "text", "type": "labels",
                    "value": {"start": start, "end": end, "text": item.text[start:end], "labels": [kind]}}
                   for n, (start, end, kind) in enumerate(item.char_spans())]
+        done = ([{"completed_by": item.meta["annotator"], "result": result}]
+                if "annotator" in item.meta else [])  # a person's labels are an annotation too
         tasks.append({"data": {"text": item.text, **item.meta},
-                      "predictions": [{"model_version": layer, "result": result}]})
+                      "predictions": [{"model_version": layer, "result": result}],
+                      **({"annotations": done} if done else {})})
     return tasks
 
 

@@ -9,6 +9,7 @@ sentence is its state; the `review:N` layer takes the sentences whose state is a
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -44,6 +45,8 @@ class Review:
     status: str = "edited"
     note: str = ""
     created: str = ""
+    annotator: str = ""  # '' for a row of no known annotator
+    session: str = ""
 
 
 @dataclass(frozen=True)
@@ -71,19 +74,20 @@ class ReviewRepository:
 
     def add(self, run_id: int, sentence_id: int, tags: list[str], entities: list, action: str,
             status: str | None = None, note: str = "", edit_id: str | None = None,
-            annotator: str | None = None, session: str | None = None) -> None:
-        """One row, committed at once (autocommit); `StoreBusy` when another connection holds
-        the write lock longer than the store's busy timeout (nothing is written then). A row
-        whose `edit_id` is stored already adds nothing: a replayed journal writes each edit once.
-        `annotator` and `session` say who made it, and in which sitting."""
+            annotator: str | None = None, session: str | None = None, created: str | None = None) -> bool:
+        """One row, committed at once (autocommit, or with the caller's transaction); `StoreBusy`
+        when another connection holds the write lock longer than the store's busy timeout
+        (nothing is written then). A row whose `edit_id` is stored already adds nothing (False):
+        a replayed journal or a merged file writes each edit once. `annotator` and `session` say
+        who made it, and in which sitting; `created` keeps a merged row's time."""
         try:
-            self.db.execute(
+            return self.db.execute(
                 "insert into reviews(run_id, sentence_id, tags, entities, action, status, note, created,"
                 " edit_id, annotator, session) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " on conflict(edit_id) do nothing",
                 [run_id, sentence_id, dumps(tags), dumps(entities), action, status_of(action, status),
-                 note or None, now(), edit_id, annotator or None, session or None],
-            )
+                 note or None, created or now(), edit_id, annotator or None, session or None],
+            ).rowcount == 1
         except sqlite3.OperationalError as exc:
             if is_busy(exc):
                 raise StoreBusy(f"{self.store.path}: database busy (another program is writing)") from exc
@@ -92,15 +96,9 @@ class ReviewRepository:
     def states(self, run_id: int, annotator: str | None = None) -> dict[int, Review]:
         """Each reviewed sentence's newest row, whatever its state (what the review screen shows);
         with `annotator`, that annotator's view: their rows and those of no known annotator."""
-        found: dict[int, Review] = {}
         mine, args = _whose(annotator)
-        for sid, tags, action, status, note, created in self.db.execute(
-            "select sentence_id, tags, action, status, note, created from reviews where run_id = ?"
-            f"{mine} order by id", [run_id, *args]
-        ):
-            if tags is not None:
-                found[sid] = Review(sid, loads(tags), action, status_of(action, status), note or "", created)
-        return found
+        return {r.sentence_id: r for r in self._rows(f"{mine} and tags is not null order by id",
+                                                     [run_id, *args])}
 
     def latest(self, run_id: int) -> dict[int, Review]:
         """The settled human labels of the run (what `review:N` trains on): a sentence an
@@ -130,16 +128,12 @@ class ReviewRepository:
         sentence; with `annotator`, in that annotator's view (`states`)."""
         out: dict[int, Review] = {}
         actions = [*DECISIONS, ADJUDICATED]
-        marks = ", ".join("?" * len(actions))
         mine, args = _whose(annotator)
-        for sid, tags, action, status, note, created in self.db.execute(
-            "select sentence_id, tags, action, status, note, created from reviews where run_id = ?"
-            f"{mine} and action in ({marks}) order by id desc", [run_id, *args, *actions]
-        ):
-            if sid not in out:
-                out[sid] = Review(sid, loads(tags), action, status_of(action, status), note or "", created)
-                if len(out) == limit:
-                    break
+        for review in self._rows(f"{mine} and action in ({', '.join('?' * len(actions))}) order by id desc",
+                                 [run_id, *args, *actions]):
+            out.setdefault(review.sentence_id, review)
+            if len(out) == limit:
+                break
         return list(out.values())
 
     def views(self, run_id: int) -> dict[str, dict[int, Review]]:
@@ -147,28 +141,42 @@ class ReviewRepository:
         no known annotator (written before annotators were recorded), as the review screen shows
         them; '' names the one view of a run reviewed before annotators were recorded. An
         adjudicator's rows are no view of their own (`latest` reads them)."""
-        rows = [(annotator or "", sid, Review(sid, loads(tags), action, status_of(action, status),
-                                                 note or "", created))
-                for sid, tags, action, status, note, created, annotator in self.db.execute(
-                    "select sentence_id, tags, action, status, note, created, annotator from reviews"
-                    " where run_id = ? and tags is not null and coalesce(session, '') not like ?"
-                    " order by id", [run_id, ADJUDICATION + "%"])]
-        names = sorted({name for name, *_ in rows if name}) or [""]
+        rows = list(self._rows(" and tags is not null and coalesce(session, '') not like ? order by id",
+                               [run_id, ADJUDICATION + "%"]))
+        names = sorted({r.annotator for r in rows if r.annotator}) or [""]
         found: dict[str, dict[int, Review]] = {name: {} for name in names}
-        for name, sid, review in rows:
-            for view in (names if not name else [name]):
-                found[view][sid] = review
+        for review in rows:
+            for view in (names if not review.annotator else [review.annotator]):
+                found[view][review.sentence_id] = review
         return {name: view for name, view in found.items() if view}
 
     def adjudications(self, run_id: int) -> dict[int, Review]:
         """Each sentence's newest row of an adjudication sitting (what the adjudicator sees)."""
-        found: dict[int, Review] = {}
-        for sid, tags, action, status, note, created in self.db.execute(
-            "select sentence_id, tags, action, status, note, created from reviews where run_id = ?"
-            " and session like ? and tags is not null order by id", [run_id, ADJUDICATION + "%"]
+        return {r.sentence_id: r for r in self._rows(" and session like ? and tags is not null order by id",
+                                                     [run_id, ADJUDICATION + "%"])}
+
+    def _rows(self, where: str, args: list) -> Iterator[Review]:
+        """The run's rows (`args` begins with the run id) matching `where` (which may order them)."""
+        for sid, tags, action, status, note, created, annotator, session in self.db.execute(
+            "select sentence_id, tags, action, status, note, created, annotator, session from reviews"
+            f" where run_id = ?{where}", args
         ):
-            found[sid] = Review(sid, loads(tags), action, status_of(action, status), note or "", created)
-        return found
+            yield Review(sid, loads(tags), action, status_of(action, status), note or "", created,
+                         annotator or "", session or "")
+
+    def log(self, run_id: int) -> list[dict]:
+        """Every row of the run in order, as stored: what a merge copies to another file."""
+        columns = ("sentence_id", "tags", "entities", "action", "status", "note", "created", "edit_id",
+                   "annotator", "session")
+        return [dict(zip(columns, (sid, loads(tags), loads(ents), *rest), strict=True))
+                for sid, tags, ents, *rest in self.db.execute(
+                    f"select {', '.join(columns)} from reviews where run_id = ? order by id", [run_id])]
+
+    def has(self, run_id: int, sentence_id: int, created: str, action: str) -> bool:
+        """Whether a row of this very moment and action is here (a row written before edit ids)."""
+        found = self.db.execute("select 1 from reviews where run_id = ? and sentence_id = ? and created = ?"
+                                " and action = ?", [run_id, sentence_id, created, action]).fetchone()
+        return found is not None
 
     def annotators(self, run_id: int) -> list[str]:
         """Who reviewed the run, by name ('' for rows of no known annotator), in name order."""

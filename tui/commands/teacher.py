@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
+from core.review.merge import merge_reviews
 from core.student import labeller
 from core.teacher import llm_output
 from core.teacher.annotate import Connection, start
@@ -145,17 +146,23 @@ def import_llm_output(path: Path, subset: str, prompt: str, model: str, name: st
 
 
 @main.command(name="merge")
-@click.argument("shards", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--reviews", is_flag=True,
+              help="Bring in the files' reviews, with their annotators (a team works with one project"
+              " file each): their runs must be this project's runs, over the same data.")
 @click.option("--run", "run_ref", default="",
               help="The shard run to take from each file (name or id), where a file has several.")
 @click.option("--name", default="", help="Name of the merged run when it is new (default: the shards').")
 @db_option
-def merge_command(shards: tuple[Path, ...], run_ref: str, name: str, db: Path | None) -> None:
-    """Merge the databases of `nerd annotate --shard I/N` runs into one run of this project.
+def merge_command(files: tuple[Path, ...], reviews: bool, run_ref: str, name: str, db: Path | None) -> None:
+    """Merge the databases of `nerd annotate --shard I/N` runs into one run of this project, or
+    with --reviews each annotator's file of reviews into this project.
 
     The shards must have asked the same question (model, prompt, examples, settings); it says
     which shards and how many sentences are still missing, and merging again adds nothing twice.
     """
-
-    for line in merge(open_store(db), list(shards), run_ref, name).lines():
+    store = open_store(db)
+    lines = ([m.line() for m in merge_reviews(store, list(files))] if reviews
+             else merge(store, list(files), run_ref, name).lines())
+    for line in lines:
         out.print(escape(line), highlight=False)
