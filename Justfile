@@ -114,6 +114,10 @@ bench-teacher *ARGS: install
 bench-llama-guard *ARGS: install
     {{bin}}/python -m bench.llama_guard {{ARGS}}
 
+# Benchmark nerd serve: throughput and p50/p99 with 1, 8, 64 clients; 2,000 requests from 200 connections.
+bench-serve *ARGS: install
+    {{bin}}/python -m bench.serve {{ARGS}}
+
 # Benchmark annotation across 1, 2 and 3 local llama.cpp servers (the endpoint scheduler's overhead).
 bench-endpoints *ARGS: install
     {{bin}}/python -m bench.endpoints {{ARGS}}

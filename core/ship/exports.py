@@ -98,6 +98,8 @@ def collect(store: Store, subset: str, layer: str) -> Collected:
     total = len(store.corpora.subset_sentence_ids(corpora.resolve_subset(store, subset)))
     tagged = layers.labelled(store, f"{subset}@{layer}")  # each sentence's tags in `.gold`
     who = reviewers(store, subset, layer)
+    spec = as_spec(f"{subset}@{layer}")
+    run = {"nerd_run": layers.run_id(store, spec.layer.run)} if spec.layer.of_run else {}
     documents = store.corpora.documents_by_id(s.document_id for s in tagged if s.document_id is not None)
     found: list[Labelled] = []
     for s in tagged:
@@ -108,7 +110,7 @@ def collect(store: Store, subset: str, layer: str) -> Collected:
         else:
             begin, (text, offsets) = 0, _joined(s.tokens)
         meta = {"sentence_id": s.id, **({"doc": s.doc} if s.doc is not None else {}),
-                **({"document_start": begin} if document else {}), **who.get(s.id, {})}
+                **({"document_start": begin} if document else {}), **run, **who.get(s.id, {})}
         found.append(Labelled(s.id, s.doc, text, s.tokens, offsets, s.gold, begin, meta))
     used = {tag[2:] for item in found for tag in item.tags if tag != "O"}
     schema = tuple(store.labels.current().names)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -91,3 +92,30 @@ def tag_command(source: str, bundle: Path, fmt: str, pretokenized: bool) -> None
             click.echo(deploy.entities_json(tokens, tags))
         else:
             click.echo("".join(f"{t.text} {tag}\n" for t, tag in zip(tokens, tags, strict=True)))
+
+
+@main.command(name="serve")
+@click.option("--model", "bundle", required=True,
+              type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="An ONNX bundle (nerd export onnx): onnxruntime only, no torch.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0 opens it to the network).")
+@click.option("--port", type=click.IntRange(0, 65535), default=9090, show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes; onnxruntime threads each default to the cores divided by the workers.")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="onnxruntime threads a worker.")
+@click.option("--db", "project", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="A project: Label Studio annotations of tasks nerd exported are stored as its reviews.")
+def serve_command(bundle: Path, host: str, port: int, workers: int, threads: int | None,
+                  project: Path | None) -> None:
+    """Serve the student over HTTP: POST /tag, and Label Studio's ML backend (/health, /setup,
+    /predict, /webhook); /metrics says what runs."""
+    import uvicorn
+
+    threads = threads or max((os.cpu_count() or 1) // workers, 1)
+    os.environ.update({"NERD_SERVE_BUNDLE": str(bundle.resolve()), "NERD_SERVE_THREADS": str(threads),
+                       "NERD_SERVE_DB": str(project.resolve()) if project else ""})
+    err.print(f"nerd serve: {bundle} on http://{host}:{port} ({workers} worker(s), {threads} thread(s)"
+              f" each{', reviews to ' + str(project) if project else ''})")
+    uvicorn.run("tui.server:factory", factory=True, host=host, port=port, workers=workers,
+                log_level="warning", timeout_graceful_shutdown=10)
