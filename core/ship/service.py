@@ -4,7 +4,8 @@
 text, character and token ranges and the model's confidence (`models.confidence`). Label
 Studio's ML-backend protocol is read from its labelling config (the `Labels` tag's name and the
 `Text` tag it points to) and answered with one prediction per task, character offsets counted in
-UTF-16 code units, as Label Studio counts them in the browser (an emoji is two). An annotation
+UTF-16 code units, as Label Studio counts them in the browser (an emoji is two: its issues 1347
+and 4988 show Python's code points landing one off after an emoji). An annotation
 Label Studio sends back for a task `nerd export labelstudio` wrote is stored as a review of
 that run, its Label Studio user as the annotator. Only onnxruntime runs the model: no torch.
 """
