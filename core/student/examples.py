@@ -46,9 +46,11 @@ def layer_examples(store: Store, text: str, kind: str, only: str = "all") -> lis
             keep = layers.reviewed_ids(store, run, layer.annotator)
         elif only.startswith("confident:"):
             keep = confident(store, run, float(only.split(":", 1)[1]))
+        elif only.startswith("sure:"):
+            keep = sure(store, run, float(only.split(":", 1)[1]))
         else:
-            raise TrainingError(f"unknown distilled filter {only!r}; use all, clean, reviewed"
-                                " or confident:X")
+            raise TrainingError(f"unknown distilled filter {only!r}; use all, clean, reviewed,"
+                                " confident:X or sure:P")
         tags = {k: v for k, v in tags.items() if k in keep}
     examples = [Example(kind, s.id, s.tokens, tags[s.id]) for s in sentences if s.id in tags]
     if not examples:
@@ -72,6 +74,15 @@ def confident(store: Store, run: int, threshold: float) -> set[int]:
         if all(share.get(tuple(e), 0.0) >= threshold for e in answer.entities):
             keep.add(answer.sentence_id)
     return keep
+
+
+def sure(store: Store, run: int, threshold: float) -> set[int]:
+    """Sentences a labelling student was at least `threshold` sure of (its least sure word)."""
+    scores = store.annotations.scores(run)
+    if not scores:
+        raise TrainingError(f"sure:{threshold} keeps what a student was sure of, and run {run} has no"
+                            " confidences: label with `nerd annotate --backend student`")
+    return {sid for sid, found in scores.items() if found["sentence"] >= threshold}
 
 
 def load_data(store: Store, config: TrainConfig) -> tuple[list[Example], list[Example]]:

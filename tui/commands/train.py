@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from core.specs import as_spec
 from core.student import presets, training
 from core.student import schedules as blend
 from core.student.examples import measure_spec
+from core.student.self_training import Round, self_train
+from core.teacher.runs import Progressed
 from models import distributed
 from tui.render import bar
 from tui.shell import (
@@ -62,12 +65,20 @@ from tui.shell import (
               help="SUBSET[@LAYER] predicted and scored at the end ('' for none; auto: conll-test when"
               " the project has it with gold tags).")
 @click.option("--name", default="", help="Run name.")
+@click.option("--self-train", "self_train_on", default="", metavar="SUBSET",
+              help="Self-training on SUBSET's text (never the dev or test set): a student on the human"
+              " labels labels it; the next learns first from the sentences it was --threshold sure of,"
+              " then from the human labels alone; --rounds times.")
+@click.option("--rounds", type=int, default=1, show_default=True, help="Self-training rounds.")
+@click.option("--threshold", type=float, default=0.9, show_default=True,
+              help="Self-training: the least probability of a pseudo-labelled sentence's least sure word.")
 @db_option
 def train_command(distilled: tuple[str, ...], original: tuple[str, ...], schedule: str, blend: str,
                   distilled_filter: str, preset: str, decay: bool | None, epochs: int | None,
                   pretrain_epochs: int | None, freeze_embeddings: bool | None,
                   batch_size: int | None, lr: float | None, encoder: str, seed: int, dev: str,
-                  dev_limit: int, test: str, name: str, db: Path | None) -> None:
+                  dev_limit: int, test: str, name: str, self_train_on: str, rounds: int, threshold: float,
+                  db: Path | None) -> None:
     """Train the student with a blend schedule; an interrupted run resumes from its last epoch.
 
     On several processes or GPUs (DistributedDataParallel, gloo on CPU, nccl on CUDA):
@@ -86,12 +97,15 @@ def train_command(distilled: tuple[str, ...], original: tuple[str, ...], schedul
         for _ in training.train_epochs(store, config, name):
             pass
         return
-    with bar("train") as advance:
-        for event in training.train_epochs(store, config, name):
-            if isinstance(event, training.BatchDone):
-                advance(event.batch, event.batches, event.note)
-            elif isinstance(event, training.TrainingEnded):
-                run = event.run
+    if self_train_on:
+        run = follow_self_training(self_train(store, config, self_train_on, rounds, threshold, name))
+    else:
+        with bar("train") as advance:
+            for event in training.train_epochs(store, config, name):
+                if isinstance(event, training.BatchDone):
+                    advance(event.batch, event.batches, event.note)
+                elif isinstance(event, training.TrainingEnded):
+                    run = event.run
     out.print(training_table(store.training.metrics(run), run))
     test = measure_spec(store, config.test, "conll-test")
     measured = as_spec(test) if test else None
@@ -102,6 +116,26 @@ def train_command(distilled: tuple[str, ...], original: tuple[str, ...], schedul
         out.print(f"{measured.subset} has no labels to score against: its predictions are the layer"
                   f" pred:{run} (score them with nerd report {measured.subset} --gold review:N"
                   f" --pred pred:{run})")
+
+
+def follow_self_training(events) -> int:
+    """A bar for each round's training and labelling; the last student's training run."""
+    run = None
+    with ExitStack() as bars:
+        advance = None
+        for event in events:
+            if isinstance(event, Round):
+                bars.close()
+                what = "human labels" if event.round == 0 else (
+                    "labelling" if event.step == "label" else "sure labels, then human")
+                advance = bars.enter_context(bar(f"round {event.round}/{event.rounds}: {what}"))
+            elif isinstance(event, training.BatchDone):
+                advance(event.batch, event.batches, event.note)
+            elif isinstance(event, Progressed):
+                advance(event.done, event.total, event.note)
+            elif isinstance(event, training.TrainingEnded):
+                run = event.run
+    return run
 
 
 @main.command()
