@@ -237,3 +237,21 @@ def test_constraint_prefers_the_models_ranking_and_widens_only_when_nothing_fits
     assert set(np.flatnonzero(np.isfinite(kept))) == {98, 99}  # every allowed token, to sample from
     nothing = constraint.processor("z")(np.array([5]), logits)
     assert np.flatnonzero(np.isfinite(nothing)).tolist() == [0]  # nothing fits: end the answer
+
+
+def test_agreement_filter_keeps_what_teacher_and_student_tag_alike(review_project, tmp_path):
+    """`--filter agree:RUN`: the teacher's sentences another run (the student's) tags the same."""
+    import json
+
+    from core.student.examples import layer_examples
+    from core.teacher.llm_output import import_llm_output
+    from tests.conftest import ANSWERS
+
+    store, teacher = review_project
+    ids = [s.id for s in store.reviews.run_sentences(teacher)]
+    student = ["{'PER': ['Peter Blackburn'], 'LOC': ['Paris']}", ANSWERS[1], ANSWERS[2], "{}", ANSWERS[4]]
+    answers = tmp_path / "student.jsonl"
+    answers.write_text("".join(json.dumps({"id": i, "answer": a}) + "\n" for i, a in zip(ids, student, strict=True)))
+    other, _ = import_llm_output(store, str(answers), "tiny", model="student", name="student")
+    kept = layer_examples(store, f"tiny@run:{teacher}", "distilled", f"agree:{other}")
+    assert [e.sentence_id for e in kept] == [ids[1], ids[2], ids[4]]  # Paris's type and EC differ

@@ -42,8 +42,9 @@ from tui.shell import (
 @click.option("--blend", type=click.Choice(["sample", "loss"]), default="sample", show_default=True,
               help="Draw w0·|D| and w1·|O| sentences a epoch, or weight the loss by w0 and w1.")
 @click.option("--filter", "distilled_filter", default="all", show_default=True,
-              help="Which distilled sentences: all, clean (parsed), reviewed, or confident:X"
-              " (every voted entity named by at least X of the samples).")
+              help="Which distilled sentences: all, clean (parsed), reviewed, confident:X (every voted"
+              " entity named by at least X of the samples), sure:P (a student run: its least sure word"
+              " at least P), or agree:RUN (those RUN, e.g. the student's labelling, tags alike).")
 @click.option("--preset", type=click.Choice(["paper", "cpu"]), default="cpu", show_default=True)
 @click.option("--decay/--no-decay", default=None, help="The paper's ×0.95 learning-rate decay a epoch.")
 @click.option("--epochs", type=int, default=None)
