@@ -12,14 +12,13 @@ that run, its Label Studio user as the annotator. Only onnxruntime runs the mode
 
 from __future__ import annotations
 
-import os
-import platform
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from common.errors import NerdError
+from common.machine import machine
 from core.data.text import Token, document_sentences, normalise_quotes
 from core.review.items import entities as entity_list
 from core.store import Store
@@ -204,5 +203,4 @@ def utf16_offsets(text: str) -> list[int]:
 
 def machine_line(service: Service, threads: int | None) -> dict:
     return {"model": str(service.bundle), "model_class": MODEL_CLASS, "model_version": service.version,
-            "labels": service.types, "cpu": platform.processor() or platform.machine(),
-            "cores": os.cpu_count(), "threads": threads, "graph": "model.onnx"}
+            "labels": service.types, "machine": machine(), "threads": threads, "graph": "model.onnx"}
