@@ -65,18 +65,21 @@ def served(tmp_path_factory):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
-    while True:
-        try:
-            if call(url, "GET", "/health")[0] == 200:
-                break
-        except OSError:
-            pass
+    while not up(url):
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[1].decode()[-2000:]
         time.sleep(0.2)
     yield url, folder, db, proc
     if proc.poll() is None:
         proc.kill()
         proc.wait()
+
+
+def up(url: str) -> bool:
+    """Whether the server answers /health yet (a refused connection: not yet)."""
+    try:
+        return call(url, "GET", "/health")[0] == 200
+    except OSError:
+        return False
 
 
 def call(url: str, method: str, path: str, body: object = None, auth: tuple | None = AUTH,
