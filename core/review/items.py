@@ -10,30 +10,10 @@ from dataclasses import dataclass
 
 from common.tags import spans
 from core.store.reviews import UNREVIEWED
+from models.confidence import ScoredEntity
 
 EDITED = "edited"
 OPEN = (UNREVIEWED, EDITED)  # not decided yet: what `a`, `x`, ... move on to
-# An entity the labeller is less sure of than this is marked for the reviewer: measured on
-# distill-1000, the student's entities under 0.8 are a tenth of them and only 28 % are right.
-UNSURE = 0.8
-
-
-@dataclass(frozen=True)
-class Scored:
-    """One of the labeller's entities and how sure it was (`annotations.scores`)."""
-
-    start: int
-    end: int
-    label: str
-    confidence: float
-    second: str
-    second_confidence: float
-
-    @property
-    def unsure(self) -> bool:
-        return self.confidence < UNSURE
-
-
 @dataclass
 class Item:
     """One sentence of the run as the reviewer sees it."""
@@ -70,13 +50,13 @@ class Item:
         """How sure the labeller was of the whole sentence (its least sure word)."""
         return self.scores["sentence"] if self.scores else None
 
-    def scored(self) -> list[Scored]:
+    def scored(self) -> list[ScoredEntity]:
         """The labeller's entities that still stand as it tagged them (same span, same type)."""
         standing = set(spans(self.tags))
-        return [s for s in (Scored(*row) for row in (self.scores or {}).get("entities", []))
+        return [s for s in (ScoredEntity(*row) for row in (self.scores or {}).get("entities", []))
                 if (s.start, s.end, s.label) in standing]
 
-    def scored_at(self, token: int) -> Scored | None:
+    def scored_at(self, token: int) -> ScoredEntity | None:
         """The labeller's entity covering `token`, if it still stands."""
         return next((s for s in self.scored() if s.start <= token < s.end), None)
 

@@ -178,11 +178,6 @@ class ReviewRepository:
                                 " and action = ?", [run_id, sentence_id, created, action]).fetchone()
         return found is not None
 
-    def annotators(self, run_id: int) -> list[str]:
-        """Who reviewed the run, by name ('' for rows of no known annotator), in name order."""
-        return sorted(name or "" for (name,) in self.db.execute(
-            "select distinct annotator from reviews where run_id = ?", [run_id]))
-
     def newest_answered_run(self) -> int | None:
         """The newest annotation run with at least one answered sentence: what the app opens on
         (a run that failed at its start, with nothing in it, is not worth reviewing)."""

@@ -12,8 +12,9 @@ from rich.text import Text
 
 from common.tags import spans
 from core.data.schema import LabelSchema
-from core.review.items import UNSURE, Item
+from core.review.items import Item
 from core.review.session import ReviewSession
+from models.confidence import UNSURE
 from tui.widgets.sentence import by_key, colour, entity_style, state
 
 ORDER_TITLES = {"document": "document order", "votes": "least sure first, by the teacher's votes",
