@@ -4,7 +4,7 @@ The group lives in `tui.shell`; the subcommands, grouped by stage in `tui.comman
 register themselves on it when imported here.
 """
 
-from tui.commands import data, labels, review, ship, teacher, train  # noqa: F401
+from tui.commands import data, labels, loop, review, ship, teacher, train  # noqa: F401
 from tui.shell import main
 
 __all__ = ["main"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 
+from rich import box
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -19,11 +20,13 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from core.data.corpora import Stats, stats_rows
 from core.data.evaluate import Report, table_rows
-from core.jobs.demo import CorpusStats, DemoEvent, Said, Scored, Summary, TeacherBehaviour, Working
-from core.progress import Advance
+from core.jobs.demo import CorpusStats, Scored, Summary, TeacherBehaviour
+from core.jobs.loop_report import COLUMNS, LoopStatus, curve, status_rows
+from core.progress import Advance, Said, Working
 from core.teacher.quality import RunQuality, quality_rows
 
 progress_console = Console(stderr=True)
@@ -102,8 +105,9 @@ def summary_table(summary: Summary) -> Table:
     return table
 
 
-def follow_demo(events: Iterator[DemoEvent], console: Console) -> None:
-    """Print the demo's events as they come: a bar for each step under way, tables for reports."""
+def follow(events: Iterator[object], console: Console) -> None:
+    """Print a job's events (the demo's, the loop's) as they come: a bar for each step under
+    way, lines, tables for reports."""
     with ExitStack() as bars:
         step, advance = None, None
         for event in events:
@@ -125,3 +129,24 @@ def follow_demo(events: Iterator[DemoEvent], console: Console) -> None:
                 console.print(quality_table(event.runs))
             elif isinstance(event, Summary):
                 console.print(summary_table(event))
+
+
+def loop_table(status: LoopStatus) -> Table:
+    """`nerd loop --status`: a row a round."""
+    table = plain_table(f"nerd loop: {status.loop.name}", COLUMNS, status_rows(status), left=2)
+    table.box, table.padding, table.pad_edge = box.SIMPLE_HEAD, (0, 1), False
+    return table
+
+
+def loop_plot(status: LoopStatus, width: int = 72, height: int = 14) -> Text:
+    """Held-out F1 against sentences reviewed for training: the student's and the teacher's."""
+    import plotext as plt
+
+    plt.clear_figure()
+    plt.plotsize(width, height)
+    for who, points in curve(status).items():
+        if points:
+            plt.plot([x for x, _ in points], [y for _, y in points], label=who, marker="braille")
+    plt.title("held-out F1 by sentences reviewed")
+    plt.xlabel("reviewed sentences trained on")
+    return Text.from_ansi(plt.build())

@@ -20,7 +20,7 @@ from core.data import evaluate
 from core.jobs import demo as demo_job
 from core.review.session import annotator_name
 from core.store import Store
-from tui.render import follow_demo, reports_table
+from tui.render import follow, reports_table
 
 out = Console()
 err = Console(stderr=True)
@@ -172,5 +172,5 @@ def demo(data_dir: Path | None, annotate_n: int, epochs: int, model: str, db: Pa
     without the teacher's labels), export the better, evaluate; about 6 minutes on 2 cores."""
 
     options = demo_job.DemoOptions(annotate_n, epochs, model)
-    follow_demo(demo_job.run_demo(open_store(db), paths.data_dir(data_dir, "conll2003"), options), out)
+    follow(demo_job.run_demo(open_store(db), paths.data_dir(data_dir, "conll2003"), options), out)
 

@@ -11,24 +11,23 @@ import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 from core import layers
 from core.data import corpora
 from core.data.corpora import Stats
 from core.data.evaluate import Report
 from core.data.ingest import TextFormat
+from core.jobs import steps
+from core.jobs.steps import working
+from core.progress import Said, Working
 from core.ship import deploy
 from core.store import Store
 from core.student import presets, training
 from core.student.presets import TWO_STAGE_PRETRAIN_EPOCHS
-from core.student.training import BatchDone, TrainingEnded
 from core.teacher import quality
 from core.teacher.annotate import start
 from core.teacher.quality import RunQuality
-from core.teacher.runs import Ended, Progressed, RunConfig, Started
-
-T = TypeVar("T")
+from core.teacher.runs import RunConfig
 
 CONLL_SPLITS = {"conll-train": "train.txt", "conll-dev": "dev.txt", "conll-test": "test.txt"}
 PAPER_SUBSETS = (
@@ -38,23 +37,6 @@ PAPER_SUBSETS = (
     ("bbc-long-966", "bbc", 966, (), 30),
 )
 SEED = 13
-
-
-@dataclass(frozen=True)
-class Said:
-    """A line for the person watching."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class Working:
-    """Progress of the step under way (a new `step` starts a new bar)."""
-
-    step: str
-    done: int
-    total: int | None
-    info: str = ""
 
 
 @dataclass(frozen=True)
@@ -97,8 +79,8 @@ def import_defaults(store: Store, data: Path) -> Iterator[Said | Working]:
         result = corpora.import_conll(store, data / "conll2003" / filename, name)
         yield Said(f"{name}: {result.sentences} sentences" + ("" if result.added else " (already there)"))
     if (data / "bbc").is_dir():
-        steps = corpora.import_text_steps(store, data / "bbc", "bbc", TextFormat(format="txt", headline=True))
-        result = yield from _working("import bbc", steps)
+        txt = TextFormat(format="txt", headline=True)
+        result = yield from working("import bbc", corpora.import_text_steps(store, data / "bbc", "bbc", txt))
         yield Said(f"bbc: {result.sentences} sentences, {result.skipped_duplicates} duplicate articles"
                    " dropped" if result.added else f"bbc: {result.sentences} sentences (already there)")
 
@@ -158,8 +140,8 @@ def run_demo(store: Store, data: Path, options: DemoOptions | None = None) -> It
                                    ("demo-teacher", taught_on, "teacher's labels, then human")):
         config = presets.config("cpu", distilled=distilled, original=["original-1000"], schedule="auto",
                                 dev="conll-dev", dev_limit=300, test="conll-test", epochs=options.epochs)
-        batches = _batches(training.train_epochs(store, config, name))
-        students[name] = yield from _working(f"train: {title}", batches)
+        ended = yield from steps.training(f"train: {title}", training.train_epochs(store, config, name))
+        students[name] = ended.run
     scores = layers.score(store, "conll-test", "gold", [f"pred:{r}" for r in students.values()])
     human, taught = (scores[f"pred:{students[n]}"] for n in ("demo-human", "demo-teacher"))
     summary.append(SummaryRow(f"student, human only (run {students['demo-human']})", human,
@@ -187,35 +169,8 @@ def annotate_sample(store: Store, size: int, model: str = "") -> Generator[DemoE
     # and its entity strings), which lifts the 270M teacher's F1 from 0.20 to 0.67
     # (bench/results/teacher.md).
     config = RunConfig(subset=f"distill-first-{size}", backend="llama-cpp", model=model, pool="original-1000")
-    run = None
-    for event in start(store, config, small=True):
-        if isinstance(event, Started):
-            run = event.run
-        elif isinstance(event, Progressed):
-            yield Working(f"annotate {size} sentences", event.done, event.total, event.note)
-        elif isinstance(event, Ended):
-            summary = event.summary
-            yield Said(f"annotation run {run}: {summary.done} sentences, {summary.asked} asked,"
-                       f" {summary.from_store} from the store, {summary.seconds:.0f} s")
-    assert run is not None, "start yields Started first"
+    run, ended = yield from steps.annotation(f"annotate {size} sentences", start(store, config, small=True))
+    summary = ended.summary
+    yield Said(f"annotation run {run}: {summary.done} sentences, {summary.asked} asked,"
+               f" {summary.from_store} from the store, {summary.seconds:.0f} s")
     return run
-
-
-def _batches(events: Iterator[object]) -> Generator[tuple[int, int, str], None, int]:
-    """A training run's batches as progress; its run id."""
-    for event in events:
-        if isinstance(event, BatchDone):
-            yield event.batch, event.batches, event.note
-        elif isinstance(event, TrainingEnded):
-            return event.run
-    raise AssertionError("train_epochs ends with TrainingEnded")
-
-
-def _working(step: str, steps: Generator[tuple, None, T]) -> Generator[Working, None, T]:
-    """A sub-step's (done, total[, info]) as `Working` events; returns the sub-step's value."""
-    while True:
-        try:
-            done, total, *info = next(steps)
-        except StopIteration as finished:
-            return finished.value
-        yield Working(step, done, total, *info)

@@ -76,6 +76,30 @@ class Pace:
         return self.done / max((self.clock() - min(self.decided.values())) / 60, 1.0)
 
 
+def write_row(store: Store, row: Row) -> None:
+    store.reviews.add(row.run_id, row.sentence_id, row.tags, row.entities, row.action, row.status,
+                      row.note, row.edit_id, row.annotator, row.session)
+
+
+def write_journal(store: Store, journal: Journal) -> bool:
+    """Write the journal's rows in order; False (the rest kept) while the database is busy."""
+    while journal.rows:
+        try:
+            write_row(store, journal.rows[0])
+        except StoreBusy:
+            return False
+        journal.written()
+    return True
+
+
+def recover_journals(store: Store) -> bool:
+    """Write the reviews a killed app left in the project's journal, so a job that reads the
+    reviews (the loop) counts them; False while the database is busy (they stay journalled)."""
+    journal = Journal.of(store.path)
+    journal.take_over()
+    return write_journal(store, journal)
+
+
 ANNOTATOR = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
@@ -286,17 +310,10 @@ class ReviewSession:
 
     def flush(self) -> bool:
         """Write the journal's rows in order; False (the rest kept) while the database is busy."""
-        while self.pending:
-            try:
-                self._write(self.pending[0])
-            except StoreBusy:
-                return False
-            self.journal.written()
-        return True
+        return write_journal(self.store, self.journal)
 
     def _write(self, row: Row) -> None:
-        self.store.reviews.add(row.run_id, row.sentence_id, row.tags, row.entities, row.action,
-                               row.status, row.note, row.edit_id, row.annotator, row.session)
+        write_row(self.store, row)
 
     # -- order and navigation: positions in `order`, wrapping; None when nothing matches ------
 

@@ -19,6 +19,7 @@ from core.store.corpora import CorpusRepository
 from core.store.embeddings import EmbeddingRepository
 from core.store.errors import StoreBusy, StoreError, is_busy
 from core.store.labels import LabelRepository
+from core.store.loops import LoopRepository
 from core.store.records import dumps, loads, now
 from core.store.reviews import ReviewRepository
 from core.store.training import TrainingRepository
@@ -199,8 +200,27 @@ def _v11(db: sqlite_utils.Database) -> None:
     db.execute("create index reviews_annotator on reviews(run_id, annotator)")
 
 
+def _v12(db: sqlite_utils.Database) -> None:
+    """Issue 29: `nerd loop`: a loop's settings over its subset (`loops`), and each round
+    (`loop_rounds`): the student trained on what was reviewed so far, its held-out F1 beside the
+    teacher's, which labeller pre-annotated the round's batch, and the run a person reviews."""
+    db.execute("create table loops (id integer primary key, name text not null unique,"
+               " subset_id integer not null references subsets(id), config text not null,"
+               " created text not null)")
+    db.execute("create table loop_rounds (id integer primary key,"
+               " loop_id integer not null references loops(id), round integer not null,"
+               " status text not null, labeller text not null default '',"
+               " training_run_id integer references training_runs(id),"
+               " train_subset_id integer references subsets(id),"
+               " batch_subset_id integer references subsets(id),"
+               " annotation_run_id integer references annotation_runs(id),"
+               " reviewed integer not null default 0, heldout integer not null default 0,"
+               " compared integer not null default 0, student_f1 real, student_f1_compared real,"
+               " teacher_f1 real, created text not null, unique(loop_id, round))")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11]
+    _v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12]
 
 
 def _foreign_tables(conn: sqlite3.Connection) -> list[str]:
@@ -320,6 +340,10 @@ class Store:
     @cached_property
     def labels(self) -> LabelRepository:
         return LabelRepository(self)
+
+    @cached_property
+    def loops(self) -> LoopRepository:
+        return LoopRepository(self)
 
     def __enter__(self) -> Store:
         return self

@@ -153,15 +153,19 @@ def pending(store: Store, run: int) -> tuple[list[StoredSentence], int]:
 
 def pool_sentences(store: Store, config: RunConfig) -> list[StoredSentence]:
     """The labelled sentences examples and memory come from: a subset's gold, or SUBSET@LAYER,
-    or `review:N`, the sentences a person reviewed in run N (the pool grows as they review)."""
-    spec = layers.with_subset(store, as_spec(config.pool))
-    pool = layers.labelled(store, spec)
-    if not pool:
-        what = (f"nobody has reviewed a sentence of run {spec.layer.run} yet: review a few in the"
-                " app (nerd tui), then annotate again" if spec.layer.kind == "review" else
-                f"{spec} has no labelled sentences: give a subset with gold tags, SUBSET@review:N, or"
-                " review:N after reviewing some sentences")
-        raise AnnotationError(f"the pool is empty: {what}")
+    or `review:N`, the sentences a person reviewed in run N (the pool grows as they review);
+    several, comma-separated (`nerd loop`'s reviewed batches), pool together."""
+    pool: list[StoredSentence] = []
+    for part in config.pool.split(","):
+        spec = layers.with_subset(store, as_spec(part.strip()))
+        found = layers.labelled(store, spec)
+        if not found:
+            what = (f"nobody has reviewed a sentence of run {spec.layer.run} yet: review a few in the"
+                    " app (nerd tui), then annotate again" if spec.layer.kind == "review" else
+                    f"{spec} has no labelled sentences: give a subset with gold tags, SUBSET@review:N,"
+                    " or review:N after reviewing some sentences")
+            raise AnnotationError(f"the pool is empty: {what}")
+        pool += found
     return pool
 
 

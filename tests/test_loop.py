@@ -1,0 +1,170 @@
+"""`nerd loop`: rounds with the real embedded teacher (Gemma 270M through llama.cpp) and the
+real MiniLM student on a templated project; reviews written through the review session."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from common.tags import spans
+from core.data import corpora
+from core.data.conll import Sentence
+from core.jobs import loop
+from core.jobs.loop_report import loop_status, status_rows, working_minutes
+from core.review.session import ReviewSession
+from core.store import Store
+from tests.conftest import kill_when, synthetic
+from tui.cli import main
+
+SMALL = {"batch": 6, "holdout": 2, "compared": 1, "epochs": 1}
+
+
+def review_to_gold(store: Store, run: int, count: int | None = None) -> int:
+    """A reviewer who knows the gold tags: fixes each sentence through the session, accepts it."""
+    session = ReviewSession(store, run, annotator="tester")
+    for item in session.items[:count]:
+        if item.tags != item.gold:
+            for start, end, _ in spans(item.tags):
+                session.delete(item.id, start, end)
+            for start, end, kind in spans(item.gold):
+                session.label(item.id, start, end, kind)
+        session.accept(item.id)
+    return session.reviewed
+
+
+def ready(events) -> loop.RoundReady:
+    found = [e for e in events if isinstance(e, loop.RoundReady)]
+    assert len(found) == 1, found
+    return found[0]
+
+
+@pytest.mark.llm
+@pytest.mark.model
+@pytest.mark.slow
+def test_rounds_train_on_reviews_score_held_out_and_pick_the_least_sure_batch(project):
+    store = project
+    first = ready(loop.advance(store, "dist", **SMALL)).round
+    ids = store.corpora.subset_sentence_ids(corpora.resolve_subset(store, "dist"))
+    assert (first.round, first.labeller, first.status) == (0, "teacher", "ready")
+    batch0 = store.corpora.subset_sentence_ids(first.batch_subset_id)
+    assert batch0 == ids[:6]  # round 0: the first sentences, in order
+    assert set(store.annotations.tags(first.annotation_run_id)) == set(batch0)
+
+    with pytest.raises(loop.LoopError, match="no reviewed sentence yet: review round 0's batch"):
+        list(loop.advance(store, "dist"))
+    assert review_to_gold(store, first.annotation_run_id) == 6
+
+    second = ready(loop.advance(store, "dist")).round
+    sentences = {s.id: s for s in corpora.subset_sentences(store, corpora.resolve_subset(store, "dist"))}
+    trained = store.corpora.subset_sentence_ids(second.train_subset_id)
+    heldout = [sid for sid in batch0 if loop.held_out(sentences[sid], 2)]
+    assert heldout and trained and sorted(trained) == sorted(set(batch0) - set(heldout))
+    assert second.reviewed == len(trained) and second.heldout == len(heldout)
+    assert second.compared == len(heldout)  # the teacher labelled round 0's held-out sentences
+    assert 0 <= second.student_f1 <= 1 and 0 <= second.teacher_f1 <= 1
+    assert second.labeller == ("student" if loop.student_leads(second, loop.LoopSettings(**SMALL)) else "teacher")
+    batch1 = store.corpora.subset_sentence_ids(second.batch_subset_id)
+    assert len(batch1) == 6 and not set(batch1) & set(batch0)
+    pool = store.annotations.find("loop-dist-pool-1")
+    sure = store.annotations.scores(pool)
+    assert set(sure) == set(ids) - set(batch0)  # the student read everything left
+    rest = [sure[sid]["sentence"] for sid in set(sure) - set(batch1)]
+    assert max(sure[sid]["sentence"] for sid in batch1) <= min(rest)  # the least sure come first
+    assert set(store.annotations.tags(second.annotation_run_id)) == set(batch1)
+
+    with pytest.raises(loop.LoopError, match="nothing reviewed for training since round 1"):
+        list(loop.advance(store, "dist"))
+    review_to_gold(store, second.annotation_run_id)
+    third = ready(loop.advance(store, "dist")).round
+    config = store.training.run(third.training_run_id).config
+    previous = Path(store.training.run(second.training_run_id).checkpoint_dir) / "model"
+    assert config["encoder"] == str(previous)  # warm-started from round 1's student
+    assert not set(store.corpora.subset_sentence_ids(third.train_subset_id)) & {
+        sid for sid in sentences if loop.held_out(sentences[sid], 2)}
+    assert len(store.corpora.subset_sentence_ids(third.batch_subset_id)) == 4  # what was left
+
+    review_to_gold(store, third.annotation_run_id)
+    with pytest.raises(loop.LoopError, match="dist has nothing left to review"):
+        list(loop.advance(store, "dist"))
+
+    status = loop_status(store, "dist")
+    rows = status_rows(status)
+    assert [r[0] for r in rows] == ["0", "1", "2", "3"]
+    assert rows[0][2] == "6/6" and rows[1][2] == "6/6"
+    assert rows[3][1] == "(choosing)"  # round 3 trained, then found nothing left: say where it stopped
+    output = CliRunner().invoke(main, ["loop", "dist", "--status", "--db", str(store.path)]).output
+    assert "nerd loop: loop-dist" in output and "held-out F1 by sentences reviewed" in output
+    assert "round 3 stopped while choosing" in output
+
+
+@pytest.mark.llm
+@pytest.mark.model
+@pytest.mark.slow
+def test_a_loop_killed_while_training_loses_no_review_and_resumes(project):
+    store = project
+    first = ready(loop.advance(store, "dist", batch=4, holdout=2, compared=1, epochs=6)).round
+    review_to_gold(store, first.annotation_run_id)
+    reviews = store.db.execute("select count(*) from reviews").fetchone()[0]
+    command = [sys.executable, "-m", "tui.cli", "loop", "dist", "--db", str(store.path)]
+    kill_when(command, str(store.path), "select count(*) from epoch_metrics", 2)
+    with sqlite3.connect(store.path) as conn:
+        killed = conn.execute("select count(*) from epoch_metrics").fetchone()[0]
+        assert conn.execute("select status from loop_rounds where round = 1").fetchone() == ("training",)
+    assert 2 <= killed < 6, "the loop should have been killed while training"
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "round 1: resuming (training)" in result.stdout
+    rounds = store.loops.rounds(store.loops.find("loop-dist").id)
+    assert [(r.round, r.status) for r in rounds] == [(0, "ready"), (1, "ready")]
+    assert store.db.execute("select count(*) from reviews").fetchone()[0] == reviews
+    epochs = [r["epoch"] for r in store.training.metrics(rounds[1].training_run_id)]
+    assert epochs == list(range(6)) and len(store.training.runs()) == 1  # resumed, not restarted
+
+
+@pytest.mark.parametrize(("given", "message"), [
+    ({"batch": 0}, "--batch 0: give 1 or more"),
+    ({"holdout": 1}, "--holdout 1: give 2 or more"),
+    ({"compared": 0}, "--compared 0: give 1 or more"),
+])
+def test_bad_settings_are_one_error_line(project, given, message):
+    with pytest.raises(loop.LoopError, match=message):
+        loop.open_loop(project, "dist", **given)
+
+
+def test_a_loop_keeps_its_settings_and_its_subset(project):
+    made = loop.open_loop(project, "dist", batch=8)
+    assert loop.settings_of(made).batch == 8 and loop.settings_of(made).holdout == 5
+    again = loop.open_loop(project, "dist", holdout=4)  # an option given later replaces its own
+    assert (loop.settings_of(again).batch, loop.settings_of(again).holdout) == (8, 4)
+    with pytest.raises(loop.LoopError, match="loop 'loop-dist' runs over subset dist, not orig"):
+        loop.open_loop(project, "orig", name="loop-dist")
+
+
+def test_status_of_no_loop_says_how_to_start_one(project):
+    result = CliRunner().invoke(main, ["loop", "dist", "--status", "--db", str(project.path)])
+    assert result.exit_code == 2
+    assert "error: no loop 'loop-dist' yet: start it with nerd loop dist" in result.output
+
+
+def test_held_out_is_a_fixed_share_decided_by_the_words_alone():
+    sentences = synthetic(400, 7)
+    held = [s for s in sentences if loop.held_out(s, 5)]
+    assert 0.12 < len(held) / len(sentences) < 0.28
+    same_words = [Sentence(list(s.tokens), ["O"] * len(s.tokens)) for s in sentences]
+    assert [loop.held_out(s, 5) for s in same_words] == [loop.held_out(s, 5) for s in sentences]
+
+
+def test_round_epochs_see_about_3000_sentences_within_3_to_20():
+    assert [loop.round_epochs(n) for n in (0, 40, 200, 500, 1000, 5000)] == [20, 20, 15, 6, 3, 3]
+
+
+def test_reviewing_minutes_count_a_long_pause_as_two_minutes():
+    stamps = ["2026-12-06T10:00:00+00:00", "2026-12-06T10:00:30+00:00", "2026-12-06T11:00:30+00:00",
+              "2026-12-06T11:01:00+00:00"]
+    assert working_minutes(stamps) == pytest.approx((30 + 120 + 30) / 60)
+    assert working_minutes([]) == 0
