@@ -87,6 +87,14 @@ def load_classifier(path: Path, labels: Sequence[str] | None = None):
         raise EncoderError(f"{path}: cannot load the model ({exc})") from exc
 
 
+def limit_threads(threads: int) -> None:
+    """Torch's intra-op threads for this process: the app trains on one thread while a person
+    reviews, so the other core keeps the screen responsive."""
+    import torch
+
+    torch.set_num_threads(threads)
+
+
 def device():
     """CUDA when present, else CPU."""
     import torch

@@ -11,30 +11,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from common.tags import spans
 from core.data import corpora
 from core.data.conll import Sentence
 from core.jobs import loop
 from core.jobs.loop_report import loop_status, status_rows, working_minutes
-from core.review.session import ReviewSession
-from core.store import Store
-from tests.conftest import kill_when, synthetic
+from tests.conftest import kill_when, review_to_gold, synthetic
 from tui.cli import main
 
 SMALL = {"batch": 6, "holdout": 2, "compared": 1, "epochs": 1}
-
-
-def review_to_gold(store: Store, run: int, count: int | None = None) -> int:
-    """A reviewer who knows the gold tags: fixes each sentence through the session, accepts it."""
-    session = ReviewSession(store, run, annotator="tester")
-    for item in session.items[:count]:
-        if item.tags != item.gold:
-            for start, end, _ in spans(item.tags):
-                session.delete(item.id, start, end)
-            for start, end, kind in spans(item.gold):
-                session.label(item.id, start, end, kind)
-        session.accept(item.id)
-    return session.reviewed
 
 
 def ready(events) -> loop.RoundReady:

@@ -41,6 +41,7 @@ from core.student.training import train_epochs
 from core.teacher.annotate import Connection, start
 from core.teacher.runs import AnnotationError, RunConfig
 from core.teacher.shards import shard_of
+from models import encoder
 from models.confidence import scored
 from models.student import load_student
 
@@ -93,6 +94,14 @@ class RoundReady:
 LoopEvent = Said | Working | RoundReady
 
 
+def loop_of_run(store: Store, run: int) -> tuple[str, str] | None:
+    """The loop (its name and subset) whose batch this annotation run is, if any."""
+    found = store.loops.of_run(run)
+    if found is None:
+        return None
+    return found.name, store.corpora.subset(found.subset_id).name
+
+
 def open_loop(store: Store, subset: str, name: str = "", **given: object) -> LoopRecord:
     """The loop over SUBSET (found by name, default `loop-SUBSET`), made on first use; settings
     given (not None) replace the recorded ones."""
@@ -129,9 +138,12 @@ def check(settings: LoopSettings) -> None:
 
 
 def advance(store: Store, subset: str, name: str = "", connection: Connection | None = None,
-            **given: object) -> Iterator[LoopEvent]:
+            threads: int | None = None, **given: object) -> Iterator[LoopEvent]:
     """Move the loop on to its next batch for a person to review: the job the CLI and the TUI's
-    worker share. Ends with `RoundReady`, or raises `LoopError` saying what to do."""
+    worker share. Ends with `RoundReady`, or raises `LoopError` saying what to do. `threads`:
+    torch's threads for this process (the app trains on one while a person reviews)."""
+    if threads:
+        encoder.limit_threads(threads)
     loop = open_loop(store, subset, name, **given)
     settings = settings_of(loop)
     recover_journals(store)  # reviews a killed app left in the journal count as reviewed

@@ -56,6 +56,12 @@ class LoopRepository:
                               [name]).fetchone()
         return LoopRecord(row[0], row[1], row[2], loads(row[3])) if row else None
 
+    def of_run(self, run_id: int) -> LoopRecord | None:
+        """The loop one of whose rounds this annotation run pre-annotated."""
+        row = self.db.execute("select l.name from loops l join loop_rounds r on r.loop_id = l.id"
+                              " where r.annotation_run_id = ?", [run_id]).fetchone()
+        return self.find(row[0]) if row else None
+
     def names(self) -> list[str]:
         return [r[0] for r in self.db.execute("select name from loops order by id")]
 

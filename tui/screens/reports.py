@@ -12,6 +12,9 @@ from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 from textual_plotext import PlotextPlot
 
 from core.data import evaluate
+from core.jobs import loop
+from core.jobs.loop_report import COLUMNS as LOOP_COLUMNS
+from core.jobs.loop_report import curve, loop_status, status_rows
 from core.review.agreement import COLUMNS, AgreementError, agreement, differences, rows, said
 from core.ship import deploy
 from core.store import Store
@@ -63,6 +66,7 @@ class ReportsScreen(NerdScreen):
         Binding("a", "tab('quality')", "Annotation", tooltip="Teacher quality"),
         Binding("e", "export", "Export+eval", tooltip="Export + score"),
         Binding("g", "tab('agreement')", "Agreement", tooltip="Annotators' agreement"),
+        Binding("l", "tab('loop')", "Loop", tooltip="The loop's rounds"),
     ]
     LIVE_SECONDS = 2.0  # a training run in another terminal shows up epoch by epoch
 
@@ -89,6 +93,11 @@ class ReportsScreen(NerdScreen):
                 yield Static(id="agreement-caption", classes="status")
                 yield DataTable(id="agreement-table", zebra_stripes=True, cursor_type="row")
                 yield Static(id="agreement-notes")
+            with TabPane("Loop", id="loop"), VerticalScroll():
+                yield Static(id="loop-caption", classes="status")
+                yield DataTable(id="loop-table", zebra_stripes=True, cursor_type="row")
+                yield PlotextPlot(id="loop-plot")
+                yield Static(id="loop-notes")
         yield Footer()
 
     def follow_training(self) -> None:
@@ -155,6 +164,7 @@ class ReportsScreen(NerdScreen):
         self.show_quality()
         self.show_training()
         self.show_agreement()
+        self.show_loop()
         if self.follow is None and self.nerd.store.training.any_running():
             self.follow = self.set_interval(self.LIVE_SECONDS, self.follow_training)
 
@@ -211,6 +221,37 @@ class ReportsScreen(NerdScreen):
         for row in rows(found):
             table.add_row(*(Text(c, justify="left" if i < 2 else "right") for i, c in enumerate(row)))
         notes.update(Text("\n".join([*said(found), *differences(found)])))
+
+    def show_loop(self) -> None:
+        """The loop whose batch is under review (else the newest): its rounds, held-out F1 against
+        sentences reviewed, and where it stands (`nerd loop --status`)."""
+        table = self.query_one("#loop-table", DataTable)
+        caption = self.query_one("#loop-caption", Static)
+        table.clear(columns=True)
+        store = self.nerd.store
+        names = store.loops.names()
+        found = loop.loop_of_run(store, self.nerd.run_id) if self.nerd.run_id is not None else None
+        if found is None and names:
+            newest = store.loops.find(names[-1])
+            found = newest.name, store.corpora.subset(newest.subset_id).name
+        plot = self.query_one("#loop-plot", PlotextPlot)
+        plot.plt.clear_figure()
+        if found is None:
+            caption.update(Text("No loop yet: nerd loop SUBSET starts one.", "dim"))
+            self.query_one("#loop-notes", Static).update("")
+            plot.refresh()
+            return
+        status = loop_status(store, found[1], found[0])
+        caption.update(f"loop {found[0]} over {found[1]}")
+        table.add_columns(*LOOP_COLUMNS)
+        for row in status_rows(status):
+            table.add_row(*(Text(c, justify="left" if i < 2 else "right") for i, c in enumerate(row)))
+        plot.plt.title("held-out F1 by sentences reviewed")
+        for who, points in curve(status).items():
+            if points:
+                plot.plt.plot([x for x, _ in points], [y for _, y in points], label=who, marker="braille")
+        plot.refresh()
+        self.query_one("#loop-notes", Static).update(Text("\n".join(status.notes())))
 
     def show_training(self) -> None:
         table = self.query_one("#training-table", DataTable)

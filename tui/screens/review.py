@@ -15,10 +15,14 @@ from textual.widgets import Footer, Static
 
 from common.errors import NerdError
 from core.data.schema import CONLL, LabelSchema
+from core.jobs import loop
+from core.progress import Working
 from core.review import order
 from core.review.caret import Caret, extend, extend_to, move, next_capitalised, next_entity, to_edge
 from core.review.items import Item
 from core.review.session import DECIDED, ReviewSession
+from core.store import Store
+from core.store.loops import LoopRound
 from tui.screens.base import NerdScreen
 from tui.screens.dialogs import HistoryScreen, NoteScreen
 from tui.screens.review_keys import KEYS, LABEL_KEY
@@ -61,11 +65,14 @@ class ReviewScreen(NerdScreen):
         self.caret = Caret()
         self.message = ""
         self.retry: Timer | None = None
+        self.round_ready: int | None = None  # a loop's next batch, ready to open with L
+        self.training = False  # the loop's next round is being made in a worker
 
     def compose(self) -> ComposeResult:
         with Vertical(id="review"):
             with Horizontal(id="review-top", classes="status"):
                 yield Static(id="review-status")
+                yield Static(id="loop-line")
                 yield Static(id="review-pace")
             with Horizontal(id="review-body"):
                 with VerticalScroll(id="sentence-pane", can_focus=False):
@@ -371,6 +378,59 @@ class ReviewScreen(NerdScreen):
         session.arrange(name, scores)
         self.go(session.order[0])
         self.say(f"order: {ORDER_TITLES[name]}" + (f" · {note}" if note else ""))
+
+    # -- the loop: the next round made in a worker while the person reviews --------------------
+
+    def action_next_round(self) -> None:
+        """L: in a loop's batch, make the next round (train, score, choose and label its batch) in
+        a worker on one thread, the review going on meanwhile; once it is ready, L opens it."""
+        if self.round_ready is not None:
+            self.nerd.run_id, self.round_ready = self.round_ready, None
+            self.loop_says("")
+            self.load()
+            self.say(f"the loop's next batch: run {self.nerd.run_id}")
+            return
+        found = loop.loop_of_run(self.nerd.store, self.session.run_id) if self.session else None
+        if found is None:
+            self.say("this run is no batch of a loop: nerd loop SUBSET makes them")
+        elif self.training:
+            self.say("the next round is being made already")
+        else:
+            self.training = True
+            self.loop_says("next round: starting…")
+            self.make_round(*found)
+
+    @work(thread=True, exclusive=True, group="loop", exit_on_error=False)
+    def make_round(self, name: str, subset: str) -> None:
+        """In a thread with its own connection (SQLite connections stay in their thread)."""
+        store = Store(self.nerd.db_path)
+        try:
+            for event in loop.advance(store, subset, name, threads=1):
+                if isinstance(event, Working):
+                    total = f"/{event.total}" if event.total else ""
+                    self.app.call_from_thread(self.loop_says, f"{event.step} {event.done}{total}")
+                elif isinstance(event, loop.RoundReady):
+                    self.app.call_from_thread(self.ready, event.round)
+        except (NerdError, OSError) as exc:
+            self.app.call_from_thread(self.loop_failed, str(exc))
+        finally:
+            store.close()
+
+    def loop_says(self, text: str) -> None:
+        line = self.query_one("#loop-line", Static)
+        line.update(Text(f" {text} ", "italic"))
+        line.display = bool(text)  # no room taken while no round is being made
+
+    def ready(self, found: LoopRound) -> None:
+        self.training, self.round_ready = False, found.annotation_run_id
+        said = f"round {found.round} ready: run {found.annotation_run_id}, labelled by the {found.labeller}"
+        self.loop_says(f"{said} · L opens it")
+        self.notify(f"{said}. Press L to open it.", title="the new student is ready")
+
+    def loop_failed(self, message: str) -> None:
+        self.training = False
+        self.loop_says("")
+        self.notify(message, title="the next round could not be made", severity="warning")
 
     # -- the side panel ---------------------------------------------------------------------
 

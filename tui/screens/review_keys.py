@@ -42,6 +42,7 @@ KEYS = [
     Binding("k,up", "sentence(-1)", "Previous", show=False, tooltip="Previous sentence"),
     Binding("H", "history", "History", show=False, tooltip="Last decisions"),
     Binding("o", "order", "Order", show=False, tooltip="Least sure first"),
+    Binding("L", "next_round", "Next round", show=False, tooltip="Loop: train the next round"),
     Binding("pageup", "panel_page(-1)", "Panel", show=False, tooltip="Scroll panel"),
     Binding("pagedown", "panel_page(1)", "Panel", show=False, tooltip="Scroll panel"),
     Binding("p", "panel", "Panel", show=False, tooltip="Panel on/off"),
