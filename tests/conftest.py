@@ -18,10 +18,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from common.tags import spans
 from core.data import corpora, schema
 from core.data.conll import Sentence, write_conll
-from core.review.session import ReviewSession
 from core.store import Store
 from core.teacher.llm_output import import_llm_output
 
@@ -428,16 +426,3 @@ async def wait_for(pilot, condition, timeout: float = 20.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         await pilot.pause(0.05)
-
-
-def review_to_gold(store: Store, run: int, count: int | None = None) -> int:
-    """A reviewer who knows the gold tags: fixes each sentence through the session, accepts it."""
-    session = ReviewSession(store, run, annotator="tester")
-    for item in session.items[:count]:
-        if item.tags != item.gold:
-            for start, end, _ in spans(item.tags):
-                session.delete(item.id, start, end)
-            for start, end, kind in spans(item.gold):
-                session.label(item.id, start, end, kind)
-        session.accept(item.id)
-    return session.reviewed

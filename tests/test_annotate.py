@@ -16,7 +16,7 @@ from core.store import Store
 from core.teacher.annotate import annotate
 from core.teacher.llm_output import import_llm_output
 from core.teacher.prompts import build
-from core.teacher.runs import RunConfig, open_run
+from core.teacher.runs import AnnotationError, RunConfig, open_run, pool_sentences
 from models.openai_backend import OpenAIBackend
 from tests.conftest import kill_when
 from tests.fault_server import FaultServer
@@ -198,3 +198,15 @@ def test_events_say_where_a_run_stands_and_how_it_ended(tiny):
         *_, ended = annotate_events(tiny, run, backend, prompt, config)
         assert (ended.status, ended.summary.done, ended.summary.asked) == ("finished", 5, 2)
         assert status(run) == "finished"
+
+
+def test_a_pool_of_several_layers_pools_them_and_names_an_empty_one(project, review_project):
+    config = RunConfig(subset="dist", backend="llama-cpp", model="", pool="orig, held@gold")
+    pooled = pool_sentences(project, config)
+    expected = [*corpora.subset_sentences(project, corpora.resolve_subset(project, "orig")),
+                *corpora.subset_sentences(project, corpora.resolve_subset(project, "held"))]
+    assert [s.id for s in pooled] == [s.id for s in expected]
+    store, run = review_project
+    with pytest.raises(AnnotationError, match=f"nobody has reviewed a sentence of run {run} yet"):
+        pool_sentences(store, RunConfig(subset="tiny", backend="llama-cpp", model="",
+                                        pool=f"tiny, review:{run}"))

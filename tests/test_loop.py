@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from bench.loop import review_to_gold
 from core.data import corpora
 from core.data.conll import Sentence
 from core.jobs import loop
 from core.jobs.loop_report import loop_status, status_rows, working_minutes
-from tests.conftest import kill_when, review_to_gold, synthetic
+from tests.conftest import kill_when, synthetic
 from tui.cli import main
 
 SMALL = {"batch": 6, "holdout": 2, "compared": 1, "epochs": 1}
@@ -152,3 +153,19 @@ def test_reviewing_minutes_count_a_long_pause_as_two_minutes():
               "2026-12-06T11:01:00+00:00"]
     assert working_minutes(stamps) == pytest.approx((30 + 120 + 30) / 60)
     assert working_minutes([]) == 0
+
+
+@pytest.mark.llm
+@pytest.mark.model
+@pytest.mark.slow
+def test_a_schema_changed_since_the_reviews_is_one_error_line(project, tmp_path):
+    first = ready(loop.advance(project, "dist", batch=3, holdout=2, epochs=1)).round
+    review_to_gold(project, first.annotation_run_id)
+    (tmp_path / "ships.yaml").write_text("types:\n  - name: VESSEL\n    description: A ship.\n")
+    runner = CliRunner()
+    loaded = runner.invoke(main, ["labels", "load", str(tmp_path / "ships.yaml"), "--force",
+                                  "--db", str(project.path)])
+    assert loaded.exit_code == 0, loaded.output
+    result = runner.invoke(main, ["loop", "dist", "--db", str(project.path)])
+    assert result.exit_code == 2
+    assert "error: round 1: tag 'B-" in result.output and "nerd loop dist --name NEW" in result.output

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from bench.loop import review_to_gold
 from core.jobs import loop
-from tests.conftest import SIZE, review_to_gold, screen_text, wait_for
+from tests.conftest import SIZE, screen_text, wait_for
 from tui.app import NerdApp
 from tui.screens.reports import ReportsScreen
 from tui.screens.review import ReviewScreen

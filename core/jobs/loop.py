@@ -43,6 +43,7 @@ from core.teacher.runs import AnnotationError, RunConfig
 from core.teacher.shards import shard_of
 from models import encoder
 from models.confidence import scored
+from models.encoder import EncoderError
 from models.student import load_student
 
 TEACHER, STUDENT = "teacher", "student"
@@ -213,8 +214,13 @@ def train_round(store: Store, loop: LoopRecord, settings: LoopSettings, current:
     start_from = "the previous round's student" if previous else "the encoder"
     yield Said(f"round {current.round}: training a student on {current.reviewed} reviewed sentences"
                f" ({config.epochs} epochs, from {start_from})")
-    ended = yield from steps.training(f"round {current.round}: train",
-                                      train_epochs(store, config, f"{loop.name}/round-{current.round}"))
+    try:
+        ended = yield from steps.training(f"round {current.round}: train",
+                                          train_epochs(store, config, f"{loop.name}/round-{current.round}"))
+    except EncoderError as exc:  # reviews tagged under other types than the project's schema now
+        raise LoopError(f"round {current.round}: {exc}. The label schema changed since these"
+                        " sentences were reviewed: start a loop of its own for the new types (nerd loop"
+                        f" {store.corpora.subset(loop.subset_id).name} --name NEW)") from exc
     if ended.status != "finished":
         raise LoopError(f"round {current.round}'s training {ended.status}: run nerd loop again to resume it")
     current = replace(current, training_run_id=ended.run)
