@@ -96,6 +96,15 @@ bench-train-speedups *ARGS: install
 bench-review *ARGS: install
     {{bin}}/python -m bench.review {{ARGS}}
 
+# Issue 30 step 4: the teacher as a multiple choice on the student's least sure entities.
+bench-hard-cases *ARGS: install
+    {{bin}}/python -m bench.hard_cases {{ARGS}}
+
+# Issue 29 step 5: `nerd loop` simulated on CoNLL train against reviewing the teacher's labels
+# (run, baseline, then report; --db a project with CoNLL, original-1000 and distill-1000).
+bench-loop *ARGS: install
+    {{bin}}/python -m bench.loop {{ARGS}}
+
 # Benchmark inference end to end on CoNLL-2003 test: transformers pipeline vs ONNX fp32 vs int8
 # (--spacy: spaCy's en_core_web_sm too, installed into .bench-spacy/ on first use).
 bench-eval *ARGS: install
