@@ -87,6 +87,25 @@ def load_classifier(path: Path, labels: Sequence[str] | None = None):
         raise EncoderError(f"{path}: cannot load the model ({exc})") from exc
 
 
+def kept_layers(total: int, keep: int) -> list[int]:
+    """Which of `total` layers a `keep`-layer student keeps: evenly spaced, the last always
+    (every other for 3 of 6: 1, 3, 5), so the head still reads the top layer's kind of output."""
+    if not 1 <= keep <= total:
+        raise EncoderError(f"--layers {keep}: the encoder has {total} layers; give 1 to {total}")
+    return [round((i + 1) * total / keep) - 1 for i in range(keep)]
+
+
+def keep_layers(model, keep: int) -> None:
+    """Cut a BERT-style token classifier's encoder down to `keep` of its layers, in place; the
+    config says so, so the saved model loads as the smaller one."""
+    import torch
+
+    stack = model.base_model.encoder.layer
+    chosen = kept_layers(len(stack), keep)
+    model.base_model.encoder.layer = torch.nn.ModuleList([stack[i] for i in chosen])
+    model.config.num_hidden_layers = keep
+
+
 def limit_threads(threads: int) -> None:
     """Torch's intra-op threads for this process: the app trains on one thread while a person
     reviews, so the other core keeps the screen responsive."""

@@ -72,6 +72,16 @@ def first_piece_labels(window: Window, labels: list[int]) -> list[int]:
     return row
 
 
+def first_piece_rows(window: Window, rows: Sequence[Sequence[float]], width: int
+                     ) -> tuple[list[list[float]], list[int]]:
+    """A window's per-piece copy of per-word rows (a bigger model's probabilities): each word's
+    row on its first piece, zeros elsewhere, and the mask of the pieces that have one."""
+    out, mask = [[0.0] * width for _ in window.input_ids], [0] * len(window.input_ids)
+    for offset, position in enumerate(window.first_piece):
+        out[position], mask[position] = list(rows[window.start + offset]), 1
+    return out, mask
+
+
 def pad(rows: list[list[int]], value: int) -> list[list[int]]:
     width = max(len(r) for r in rows)
     return [r + [value] * (width - len(r)) for r in rows]

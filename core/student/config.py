@@ -40,6 +40,13 @@ class TrainConfig:
     # schedule, then `epochs` of `schedule` from that model with a fresh optimizer and schedule.
     pretrain_epochs: int = 0
     freeze_embeddings: bool = False  # the word-embedding matrix stays as pre-trained
+    # A smaller student distilled from a bigger one (issue 31): keep `layers` of the encoder's
+    # layers (0: all), and learn the word probabilities of training run `soft` on the sentences
+    # of `soft_text` (labelled or not) through a KL term at `temperature`, besides the labels.
+    layers: int = 0
+    soft: str = ""
+    soft_text: list[str] = field(default_factory=list)
+    temperature: float = 2.0
 
 
 MEASURING_ONLY = {"dev", "dev_limit", "test"}

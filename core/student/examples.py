@@ -10,6 +10,7 @@ from core.data import corpora
 from core.specs import Layer as LayerSpec
 from core.specs import as_spec
 from core.store import Store
+from core.store.corpora import StoredSentence
 from core.student.config import TrainConfig, TrainingError
 from core.student.schedules import parse_schedule
 
@@ -21,6 +22,8 @@ class Example:
     words: list[str]
     tags: list[str]
     pieces: list[tuple[list[int], list[int]]] = field(default_factory=list)  # per window
+    soft: list[list[float]] | None = None  # a bigger student's word probabilities (`TrainConfig.soft`)
+    soft_pieces: list[tuple[list[list[float]], list[int]]] = field(default_factory=list)  # per window
 
 
 def layer_examples(store: Store, text: str, kind: str, only: str = "all") -> list[Example]:
@@ -115,6 +118,31 @@ def load_data(store: Store, config: TrainConfig) -> tuple[list[Example], list[Ex
     if schedule.name != "pure-distilled" and not original:
         raise TrainingError(f"schedule {schedule.name} needs --original SUBSET")
     return distilled, original
+
+
+def soft_sentences(store: Store, config: TrainConfig) -> list[StoredSentence]:
+    """The sentences a smaller student learns a bigger one's probabilities on: `soft_text`'s,
+    none of them a dev or test sentence (an error names the overlap: never learn from what
+    measures you, not even its unlabelled text)."""
+    if not config.soft:
+        if config.soft_text:
+            raise TrainingError("--soft-text needs --soft RUN: the training run whose probabilities to learn")
+        return []
+    if not config.soft_text:
+        raise TrainingError("--soft RUN needs --soft-text SUBSET: the sentences to learn its"
+                            " probabilities on")
+    found: dict[int, StoredSentence] = {}
+    for name in config.soft_text:
+        for sentence in corpora.subset_sentences(store, corpora.resolve_subset(store, name)):
+            found.setdefault(sentence.id, sentence)
+    for option, spec, default in (("--dev", config.dev, "conll-dev"), ("--test", config.test, "conll-test")):
+        if measured := measure_spec(store, spec, default):
+            ids = store.corpora.subset_sentence_ids(corpora.resolve_subset(store, as_spec(measured).subset))
+            if shared := set(found) & set(ids):
+                raise TrainingError(f"--soft-text shares {len(shared)} sentences with {option} {measured}:"
+                                    " a student must never learn from what measures it; choose subsets"
+                                    " without them")
+    return list(found.values())
 
 
 def measure_spec(store: Store, spec: str, default: str) -> str:

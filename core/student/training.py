@@ -36,12 +36,13 @@ from core.progress import Advance
 from core.specs import as_spec
 from core.store import Store
 from core.student.config import TrainConfig, TrainingBusy, TrainingError, identity
+from core.student.distill import SOFT, attach_soft
 from core.student.examples import Example, load_data, measure_spec
 from core.student.schedules import epoch_sample, loss_weights, parse_schedule
 from models import distributed as dist
 from models import encoder as enc
 from models.encoder import predict
-from models.pieces import IGNORE, pad
+from models.pieces import IGNORE, first_piece_rows, pad
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,9 @@ class TrainingEnded:
 TrainEvent = BatchDone | EpochDone | TrainingEnded
 
 
-Row = tuple[list[int], list[int], float, int]  # input ids, label ids, loss weight, sentence id
+# input ids, label ids, loss weight, sentence id, and the bigger student's per-piece probabilities
+# with their mask (`core.student.distill`), or None
+Row = tuple[list[int], list[int], float, int, tuple[list[list[float]], list[int]] | None]
 
 
 def batches(examples: list[Row], size: int, bucket: bool, rng: random.Random) -> list[list[Row]]:
@@ -174,13 +177,22 @@ def _epochs(store: Store, config: TrainConfig, run: int, folder: Path, schedule,
     torch.manual_seed(config.seed)
     device = dist.local_device(enc.device())
     labels = dist.broadcast(run_labels(store, folder) if main else None)
-    model = enc.load_classifier(path, labels).to(device)
+    model = enc.load_classifier(path, labels)
+    if config.layers:
+        enc.keep_layers(model, config.layers)
+    model = model.to(device)
+    original = original + attach_soft(store, config, labels, distilled + original)  # seen every epoch
     if config.freeze_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
     optimizer = _optimizer(model, config)
     for example in distilled + original:
         example.pieces = enc.training_examples(tokenizer, example.words, example.tags, labels,
                                                config.max_length)
+        if example.soft is not None:
+            example.soft_pieces = [first_piece_rows(w, example.soft, len(labels))
+                                   for w in enc.windows(tokenizer, example.words, config.max_length)]
+        if example.kind == SOFT:  # the bigger student's probabilities alone teach it
+            example.pieces = [(ids, [IGNORE] * len(row)) for ids, row in example.pieces]
     first_stage = parse_schedule("pure-distilled")
     plans = ([_plan(first_stage, config, e, config.pretrain_epochs, distilled, original)
               for e in range(config.pretrain_epochs)]
@@ -208,8 +220,8 @@ def _epochs(store: Store, config: TrainConfig, run: int, folder: Path, schedule,
             optimizer = _optimizer(model, config)
         started = time.perf_counter()
         rng = random.Random(config.seed * 1000 + epoch)
-        rows = [(ids, labels, weight, e.sentence_id) for e, weight in plans[epoch]
-                for ids, labels in e.pieces]
+        rows = [(ids, labels, weight, e.sentence_id, e.soft_pieces[i] if e.soft_pieces else None)
+                for e, weight in plans[epoch] for i, (ids, labels) in enumerate(e.pieces)]
         rng.shuffle(rows)
         model.train()
         total_loss, seen = 0.0, 0
@@ -222,7 +234,7 @@ def _epochs(store: Store, config: TrainConfig, run: int, folder: Path, schedule,
             labels = torch.tensor(pad([b[1] for b in batch], IGNORE), device=device)
             mask = torch.tensor(pad([[1] * len(b[0]) for b in batch], 0), device=device)
             logits = trainer(input_ids=ids, attention_mask=mask).logits
-            loss = _weighted_loss(logits, labels, [b[2] for b in batch])
+            loss = _weighted_loss(logits, labels, [b[2] for b in batch], _soft_batch(batch, logits, config))
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -333,13 +345,39 @@ def _lr_function(config: TrainConfig, steps: list[int]) -> Callable[[int, int], 
     raise TrainingError(f"unknown lr schedule {config.lr_schedule!r}; use decay, constant or linear")
 
 
-def _weighted_loss(logits, labels, weights: list[float]):
+def _soft_batch(batch: list[Row], logits, config: TrainConfig):
+    """The batch's soft targets [batch, pieces, labels] and mask, padded like the logits; None
+    when no row has any."""
+    import torch
+
+    if all(b[4] is None for b in batch):
+        return None
+    targets = torch.zeros(logits.shape, device=logits.device)
+    mask = torch.zeros(logits.shape[:2], device=logits.device)
+    for i, b in enumerate(batch):
+        if b[4] is not None:
+            rows, present = b[4]
+            targets[i, : len(rows)] = torch.tensor(rows, device=logits.device)
+            mask[i, : len(present)] = torch.tensor(present, device=logits.device, dtype=torch.float)
+    return targets, mask, config.temperature
+
+
+def _weighted_loss(logits, labels, weights: list[float], soft=None):
+    """Each sentence's mean over its labelled pieces of the cross-entropy, and, with `soft`
+    (targets, mask, T), of T²·KL(targets ‖ softmax(logits / T)) over the pieces that have a
+    target (the T² keeps its gradients the size of the hard term's, Hinton et al. 2015)."""
     import torch
 
     per_token = torch.nn.functional.cross_entropy(
         logits.transpose(1, 2), labels, ignore_index=-100, reduction="none")
     counted = (labels != -100).float()
-    per_sentence = (per_token * counted).sum(1) / counted.sum(1).clamp(min=1)
+    total, seen = (per_token * counted).sum(1), counted.sum(1)
+    if soft is not None:
+        targets, mask, temperature = soft
+        log_q = torch.nn.functional.log_softmax(logits.float() / temperature, dim=-1)
+        kl = (targets * (targets.clamp_min(1e-12).log() - log_q)).sum(-1) * temperature**2
+        total, seen = total + (kl * mask).sum(1), seen + mask.sum(1)
+    per_sentence = total / seen.clamp(min=1)
     w = torch.tensor(weights, device=logits.device)
     return (per_sentence * w).sum() / w.sum().clamp(min=1e-9)
 

@@ -70,6 +70,16 @@ from tui.shell import (
               help="Self-training on SUBSET's text (never the dev or test set): a student on the human"
               " labels labels it; the next learns first from the sentences it was --threshold sure of,"
               " then from the human labels alone; --rounds times.")
+@click.option("--layers", "keep_layers", type=click.IntRange(min=1), default=None,
+              help="A smaller student: keep this many of the encoder's layers (evenly spaced, the"
+              " last always; e.g. 3 of MiniLM's 6).")
+@click.option("--soft", default="", metavar="RUN",
+              help="Learn the word probabilities of this finished training run (a bigger student)"
+              " on --soft-text's sentences, beside the labels: distilling it into this one.")
+@click.option("--soft-text", multiple=True, metavar="SUBSET",
+              help="Subsets whose sentences, labelled or not, carry --soft's probabilities (never the"
+              " dev or test sentences).")
+@click.option("--temperature", type=float, default=None, help="--soft: the softening temperature (2).")
 @click.option("--rounds", type=int, default=1, show_default=True, help="Self-training rounds.")
 @click.option("--threshold", type=float, default=0.9, show_default=True,
               help="Self-training: the least probability of a pseudo-labelled sentence's least sure word.")
@@ -78,7 +88,9 @@ def train_command(distilled: tuple[str, ...], original: tuple[str, ...], schedul
                   distilled_filter: str, preset: str, decay: bool | None, epochs: int | None,
                   pretrain_epochs: int | None, freeze_embeddings: bool | None,
                   batch_size: int | None, lr: float | None, encoder: str, seed: int, dev: str,
-                  dev_limit: int, test: str, name: str, self_train_on: str, rounds: int, threshold: float,
+                  dev_limit: int, test: str, name: str, self_train_on: str, keep_layers: int | None,
+                  soft: str, soft_text: tuple[str, ...], temperature: float | None, rounds: int,
+                  threshold: float,
                   db: Path | None) -> None:
     """Train the student with a blend schedule; an interrupted run resumes from its last epoch.
 
@@ -91,7 +103,9 @@ def train_command(distilled: tuple[str, ...], original: tuple[str, ...], schedul
                             schedule=schedule, blend=blend, distilled_filter=distilled_filter,
                             encoder=encoder, seed=seed, dev=dev, dev_limit=dev_limit, test=test,
                             epochs=epochs, pretrain_epochs=pretrain_epochs,
-                            freeze_embeddings=freeze_embeddings, batch_size=batch_size, lr=lr)
+                            freeze_embeddings=freeze_embeddings, batch_size=batch_size, lr=lr,
+                            layers=keep_layers, soft=soft or None, soft_text=list(soft_text) or None,
+                            temperature=temperature)
     with distributed.main_first():  # rank 0 may upgrade the database; the others only read
         store = open_store(db)
     if not distributed.is_main():  # under torchrun rank 0 shows the progress and the results
