@@ -1,22 +1,28 @@
-"""`just bench-review`: keys per correction on the review screen, before and after issue 18.
+"""`just bench-review`: keys per correction on the review screen, before and after issue 18, and
+correction keys per sentence from three pre-annotations (issue 29).
 
 24 sentences a teacher got wrong in the ways reviewers meet (a wrong type, a name missed far
 into the sentence, three names missed at once, an entity made up, a boundary too short or too
 long, two names run together), each with its gold tags. For each sentence and each key set a
-planner finds the fewest keys that turn the run's tags into gold and accept the sentence, a
-breadth-first search over the cursor's moves (the same functions the screen calls,
-`core.review`), one edit after another in the best order. A scripted Pilot session then
-presses exactly those keys in the app at 80x24 and checks each sentence ends as gold and
-accepted, so every number below is keys the app took.
+planner finds the fewest keys that turn the run's tags into gold and accept the sentence: an
+A* search over the screen's states, the caret and the tags (`bench/review_plan.py`, the same
+functions the screen calls, `core.review`), checked against the earlier planner that tried
+every order of the edits. A scripted Pilot session then presses exactly those keys in the app
+at 80x24 and checks each sentence ends as gold and accepted, so every number below is keys the
+app took.
 
 - before: the old keys only: ←/→, shift+←/→, esc, 1-9, d, a.
 - after: those plus tab/shift+tab (entity to entity), w/b (capitalised names), home/end,
   a number retyping the whole entity under the cursor, a selection growing into an entity
-  taking it whole.
+  taking it whole, t (the student's second type).
 
 The old key set is replayed in today's app; the old app's rules (a number labels only the
 cursor's token, a selection never snaps) are also planned, not replayed, as a check
 ("before, old rules").
+
+The second part (`bench/review_runs.py`) plans the first `--sentences` of a teacher run, the
+student's run on the same sentences and no pre-annotation at all, and presses the plans in the
+app; `--only-cases` skips it (it needs a project with those runs: `just demo` writes one).
 """
 
 from __future__ import annotations
@@ -27,23 +33,20 @@ import json
 import re
 import statistics
 import tempfile
-from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import permutations
 from pathlib import Path
 
+from bench import review_runs as runs
 from bench.common import header, write
+from bench.review_plan import AFTER, BEFORE, OLD_RULES, KeySet, plan, plan_every_order
+from common.paths import db_path
 from common.tables import markdown_table
-from common.tags import spans
 from core.data import corpora
-from core.data.schema import CONLL
-from core.review import caret as motions
-from core.review.caret import Caret
-from core.review.items import relabel, unlabel
 from core.review.session import ReviewSession
 from core.store import Store
 from core.teacher.llm_output import import_llm_output
+
+__all__ = ["AFTER", "BEFORE", "OLD_RULES", "CASES", "KeySet", "build", "measure", "plan", "play"]
 
 
 @dataclass(frozen=True)
@@ -127,121 +130,14 @@ def build(folder: Path, name: str = "review-bench") -> tuple[Path, int]:
     return db, run
 
 
-# -- the planner: the fewest keys for a correction, under a key set and its rules -----------------
-
-Move = Callable[[Caret, list[str], list[str]], Caret | None]
-
-
-@dataclass(frozen=True)
-class KeySet:
-    name: str
-    moves: dict[str, Move]
-    snap: bool  # today's rules: a number retypes the entity under the cursor; a selection snaps
-
-
-def _old_extend(step: int) -> Move:
-    def extend(caret: Caret, tokens: list[str], tags: list[str]) -> Caret:
-        anchor = caret.cursor if caret.anchor is None else caret.anchor
-        return Caret(max(0, min(len(tokens) - 1, caret.cursor + step)), anchor)
-
-    return extend
-
-
-OLD_MOVES: dict[str, Move] = {
-    "right": lambda c, tokens, tags: motions.move(c, tokens, 1),
-    "left": lambda c, tokens, tags: motions.move(c, tokens, -1),
-    "shift+right": lambda c, tokens, tags: motions.extend(c, tokens, tags, 1),
-    "shift+left": lambda c, tokens, tags: motions.extend(c, tokens, tags, -1),
-    "escape": lambda c, tokens, tags: Caret(c.cursor),
-}
-NEW_MOVES: dict[str, Move] = {
-    **OLD_MOVES,
-    "tab": lambda c, tokens, tags: motions.next_entity(c, tags, 1),
-    "shift+tab": lambda c, tokens, tags: motions.next_entity(c, tags, -1),
-    "w": lambda c, tokens, tags: motions.next_capitalised(c, tokens, 1),
-    "b": lambda c, tokens, tags: motions.next_capitalised(c, tokens, -1),
-    "home": lambda c, tokens, tags: motions.to_edge(tokens, end=False),
-    "end": lambda c, tokens, tags: motions.to_edge(tokens, end=True),
-}
-BEFORE = KeySet("before", OLD_MOVES, snap=True)
-AFTER = KeySet("after", NEW_MOVES, snap=True)
-OLD_RULES = KeySet("before, old rules",
-                   {**OLD_MOVES, "shift+right": _old_extend(1), "shift+left": _old_extend(-1)}, snap=False)
-KEY_OF = {kind: key for key, kind in CONLL.by_key().items()}
-
-Edit = tuple[str, int, int, str]  # ("label", start, end, type) or ("delete", start, end, "")
-
-
-def edits(tags: list[str], gold: list[str]) -> list[Edit]:
-    """Label each gold entity the tags lack; delete each entity that overlaps none of gold's."""
-    have, want = set(spans(tags)), spans(gold)
-    out: list[Edit] = [("label", s, e, k) for s, e, k in want if (s, e, k) not in have]
-    out += [("delete", s, e, "") for s, e, _ in spans(tags)
-            if not any(s < we and ws < e for ws, we, _ in want)]
-    return out
-
-
-def _target(keys: KeySet, caret: Caret, tags: list[str]) -> tuple[int, int]:
-    return caret.target(tags) if keys.snap else (caret.selection or (caret.cursor, caret.cursor + 1))
-
-
-def _reach(keys: KeySet, tokens: list[str], tags: list[str], start: Caret, edit: Edit) -> list[str] | None:
-    """Breadth-first: the fewest movement keys from `start` to where `edit`'s key does it."""
-    action, s, e, _ = edit
-
-    def done(caret: Caret) -> bool:
-        if action == "delete":
-            return caret.anchor is None and s <= caret.cursor < e
-        return _target(keys, caret, tags) == (s, e)
-
-    seen, queue = {start}, deque([(start, [])])
-    while queue:
-        caret, path = queue.popleft()
-        if done(caret):
-            return path
-        for key, move in keys.moves.items():
-            after = move(caret, tokens, tags)
-            if after is not None and after not in seen:
-                seen.add(after)
-                queue.append((after, [*path, key]))
-    return None
-
-
-def plan(keys: KeySet, tokens: list[str], tags: list[str], gold: list[str]) -> list[str]:
-    """The fewest keys that turn `tags` into `gold` and accept, over every order of the edits."""
-    best: list[str] | None = None
-    for order in permutations(edits(tags, gold)):
-        caret, current, pressed = Caret(), list(tags), []
-        for edit in order:
-            path = _reach(keys, tokens, current, caret, edit)
-            if path is None:
-                break
-            for key in path:
-                caret = keys.moves[key](caret, tokens, current) or caret
-            action, s, e, kind = edit
-            if action == "label":
-                start, end = _target(keys, caret, current)
-                current = relabel(current, start, end, kind)
-                pressed += [*path, KEY_OF[kind]]
-            else:
-                current = unlabel(current, caret.cursor)
-                pressed += [*path, "d"]
-            caret = Caret(caret.cursor)
-        if current == gold and (best is None or len(pressed) < len(best)):
-            best = pressed
-    if best is None:
-        raise AssertionError(f"{keys.name}: no plan corrects {' '.join(tokens)}")
-    return [*best, "a"]
-
-
 # -- the Pilot session: press the planned keys in the app, check every sentence --------------------
 
 
-async def play(db: Path, plans: list[list[str]]) -> None:
+async def play(db: Path, plans: list[list[str]], run: int | None = None) -> None:
     """Press each sentence's keys at 80x24; each must end as gold, accepted, on the next sentence."""
     from tui.app import NerdApp
 
-    app = NerdApp(db)
+    app = NerdApp(db, run)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
         for number, keys in enumerate(plans):
@@ -253,13 +149,22 @@ async def play(db: Path, plans: list[list[str]]) -> None:
                                      f" {item.tags} != gold {item.gold}")
 
 
-def measure(folder: Path) -> list[dict]:
-    rows = []
+def measure(folder: Path, saved: dict[str, int] | None = None) -> list[dict]:
+    """Each case planned under each key set, checked against the planner of every order (the
+    same count with its edits; `saved` gets how many the search's wider edits make shorter),
+    and today's key sets pressed in the app."""
+    rows, saved = [], {} if saved is None else saved
     for keys in (BEFORE, AFTER, OLD_RULES):
         db, run = build(folder, keys.name.replace(" ", "").replace(",", "-"))
         with Store(db) as store:
             items = ReviewSession(store, run).items
         plans = [plan(keys, item.tokens, item.run_tags, item.gold) for item in items]
+        for item, keys_pressed in zip(items, plans, strict=True):  # the search against every order
+            narrow = plan(keys, item.tokens, item.run_tags, item.gold, narrow=True)
+            every = plan_every_order(keys, item.tokens, item.run_tags, item.gold)
+            if len(narrow) != len(every) or len(keys_pressed) > len(every):
+                raise AssertionError(f"{keys.name}: {narrow} or {keys_pressed} against every order's {every}")
+            saved[keys.name] = saved.get(keys.name, 0) + (len(keys_pressed) < len(every))
         if keys is not OLD_RULES:  # the old rules are not today's app: planned only
             asyncio.run(play(db, plans))
         for number, (case, item, keys_pressed) in enumerate(zip(CASES, items, plans, strict=True)):
@@ -269,7 +174,7 @@ def measure(folder: Path) -> list[dict]:
     return rows
 
 
-def report(rows: list[dict]) -> str:
+def report(rows: list[dict], saved: dict[str, int]) -> str:
     def summary(name: str) -> tuple[str, str]:
         counts = [len(row[name]) for row in rows]
         return f"{statistics.median(counts):g}", f"{statistics.mean(counts):.1f}"
@@ -285,9 +190,15 @@ def report(rows: list[dict]) -> str:
         align="lrrr", title="Summary")
     moves = sum(key in ("right", "left") for row in rows for key in row["before"])
     share = moves / sum(len(row["before"]) for row in rows)
-    return (f"{len(rows)} corrections, each from the run's tags to gold and accepted; every key a plan"
+    return ("## The 24 corrections, before and after issue 18\n\n"
+            f"{len(rows)} corrections, each from the run's tags to gold and accepted; every key a plan"
             " presses was pressed in the app (Pilot, 80x24) and the sentence checked. The plans are the"
-            " fewest keys each key set allows (a breadth-first search over the cursor's moves).\n\n"
+            " fewest keys each key set allows: an A* search over the screen's states (caret and tags,"
+            " `bench/review_plan.py`). Limited to the edits the earlier planner tried (every order of"
+            " the edits, each at its nearest place), it finds the same count on all"
+            f" {len(rows)} cases under all three key sets; its wider edits (`d` on a wrong entity that"
+            " overlaps gold, `d` on a selection) save a key on"
+            f" {', '.join(f'{n} ({name})' for name, n in saved.items())} of them.\n\n"
             "- before: the old keys only (←/→, shift+←/→, esc, 1-9, d, a), in today's app.\n"
             "- after: those plus tab/shift+tab, w/b, home/end; a number retypes the entity under the"
             " cursor; a selection growing into an entity takes it whole.\n"
@@ -296,13 +207,46 @@ def report(rows: list[dict]) -> str:
             f"{totals}\nBefore, {share:.0%} of the keys were plain ←/→ moves.\n\n{table}")
 
 
+def sources(args: argparse.Namespace) -> list[runs.Source]:
+    """The teacher's first `--sentences`, the student's run on them, and nothing: read first, so a
+    missing database is said before the slow part."""
+    teacher = runs.teacher(Path(args.teacher_db), args.teacher_run, args.sentences)
+    student = runs.student(Path(args.student_db or args.teacher_db), args.student_run, teacher)
+    return [teacher, student, runs.nothing(teacher)]
+
+
+def measure_runs(folder: Path, found: list[runs.Source], replay: int) -> str:
+    """The three pre-annotations' plans, pressed in the app for the first `replay` sentences."""
+    planned = {source.name: runs.plans(source) for source in found}
+    if replay:
+        db, made = runs.project(folder, found)
+        for source in found:
+            asyncio.run(play(db, planned[source.name][:replay], made[source.name]))
+    return runs.report(found, planned, replay, runs.without_t(found[1]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="review.md", help="file under bench/results/")
+    parser.add_argument("--teacher-db", default=str(db_path()),
+                        help="project with the teacher's run on CoNLL sentences with gold (default:"
+                             " $NERD_DB, else nerd.db here: the demo's)")
+    parser.add_argument("--teacher-run", type=int, help="default: the newest teacher run with --sentences")
+    parser.add_argument("--student-db", help="project with the student's run on the same sentences"
+                                             " (default: --teacher-db)")
+    parser.add_argument("--student-run", type=int, help="default: the newest student run")
+    parser.add_argument("--sentences", type=int, default=100, help="the teacher run's first N")
+    parser.add_argument("--replay", type=int, default=100,
+                        help="press the first N plans of each source in the app (0: none)")
+    parser.add_argument("--only-cases", action="store_true", help="the 24 corrections only")
     args = parser.parse_args()
+    found = [] if args.only_cases else sources(args)
+    saved: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        rows = measure(Path(tmp))
-    write(args.out, header("Review: keys per correction") + report(rows))
+        text = report(measure(Path(tmp), saved), saved)
+        if found:
+            text = measure_runs(Path(tmp), found, args.replay) + "\n" + text
+    write(args.out, header("Review: keys per correction") + text)
 
 
 if __name__ == "__main__":
