@@ -105,6 +105,11 @@ bench-hard-cases *ARGS: install
 bench-loop *ARGS: install
     {{bin}}/python -m bench.loop {{ARGS}}
 
+# A 3-layer student distilled from a 6-layer one against 3 layers on the human labels alone:
+# F1 and training seconds (--db DB --big RUN).
+bench-shrink *ARGS: install
+    {{bin}}/python -m bench.shrink {{ARGS}}
+
 # Benchmark inference end to end on CoNLL-2003 test: transformers pipeline vs ONNX fp32 vs int8
 # (--spacy: spaCy's en_core_web_sm too, installed into .bench-spacy/ on first use).
 bench-eval *ARGS: install
