@@ -110,7 +110,7 @@ bench-loop *ARGS: install
 bench-shrink *ARGS: install
     {{bin}}/python -m bench.shrink {{ARGS}}
 
-# Benchmark inference end to end on CoNLL-2003 test: transformers pipeline vs ONNX fp32 vs int8
+# Benchmark inference end to end on CoNLL-2003 test: transformers pipeline vs ONNX fp32 vs int8, --small RUN adds a smaller student
 # (--spacy: spaCy's en_core_web_sm too, installed into .bench-spacy/ on first use).
 bench-eval *ARGS: install
     {{bin}}/python -m bench.eval {{ARGS}}

@@ -7,7 +7,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from common.machine import machine
+from common.machine import machine, this_cpu
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -30,6 +30,14 @@ def write(name: str, text: str) -> Path:
     path.write_text(text)
     print(text)
     return path
+
+
+def int8_flags() -> list[str]:
+    """The instruction sets this CPU has that decide how int8 runs (dot products first)."""
+    from models.runtime import INT8_DOT
+
+    flags = this_cpu().flags
+    return [flag for flag in (*INT8_DOT, "avx512f", "avx2") if flag in flags]
 
 
 def checkpoint_arguments() -> argparse.ArgumentParser:

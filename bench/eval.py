@@ -1,31 +1,35 @@
 """`just bench-eval`: the full CoNLL-2003 test set, end to end from the command line.
 
-Three ways to run the same trained student, each a fresh process (load included), measured
-in one run: the transformers pipeline on torch, nerd's ONNX runtime fp32, and int8. Then
-`nerd tag` on the raw text of the test set (scored on entity character spans, so its own
-sentence splitting and tokenisation count), and int8 one sentence at a time on 2 threads
-(per-sentence latency, and whether the tags match those of batch 32). With `--spacy`, spaCy's
-en_core_web_sm too, the model a user would otherwise pick, in its own virtual environment
-(`.bench-spacy/`, made on first use; nerd itself never depends on spaCy).
+Side by side in one run, each a fresh process (load included): the transformers pipeline on
+torch, then each student (the 6-layer one and, with `--small RUN`, a smaller one from
+`just bench-shrink`) through nerd's ONNX runtime with its fp32 and its int8 graph, each also one
+sentence at a time on 2 threads (p50, p99, and whether the tags match those of batch 32); then
+`nerd tag` on the raw text of the test set with the graph the runtime picks on this CPU (scored
+on entity character spans, so its own sentence splitting and tokenisation count). With
+`--spacy`, spaCy's en_core_web_sm too, the model a user would otherwise pick, in its own virtual
+environment (`.bench-spacy/`, made on first use; nerd itself never depends on spaCy).
 """
-
 from __future__ import annotations
 
 import json
-import statistics
+import math
+import os
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.common import checkpoint_arguments, header, write
+from bench.common import checkpoint_arguments, header, int8_flags, write
 from common.paths import data_dir, db_path
+from common.tables import markdown_table
 from common.tags import spans
 from core.data.conll import read_conll
 from core.data.evaluate import evaluate
 from core.ship import deploy
 from core.store import Store
+from models.runtime import GRAPH_ENV, choose_graph
 
 SPACY = Path(__file__).resolve().parent.parent / ".bench-spacy"
 # spaCy's own model packages live on GitHub; PyPI has en_core_web_sm 3.8.0 re-uploaded.
@@ -37,10 +41,11 @@ MEASURE = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]);"
            " sys.exit(r.returncode)")
 
 
-def measured(command: list[str]) -> tuple[float, float, str]:
+def measured(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
     """Wall seconds, peak RSS in MiB, and standard output of one fresh process."""
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-c", MEASURE, *command], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-c", MEASURE, *command], capture_output=True, text=True,
+                            env={**os.environ, **(env or {})})
     wall = time.perf_counter() - started
     if result.returncode:
         raise SystemExit(f"{' '.join(command)} failed:\n{result.stderr[-2000:]}")
@@ -79,11 +84,12 @@ def span_f1(gold: set, predicted: set) -> float:
     return 2 * hits / (len(gold) + len(predicted)) if gold or predicted else 1.0
 
 
-def one_at_a_time(bundle: Path, sentences: list[list[str]]) -> tuple[list[list[str]], list[float], float]:
-    """int8 tags of each sentence alone on 2 threads, the latencies, and batch-32 agreement."""
+def one_at_a_time(bundle: Path, sentences: list[list[str]], graph: str | None = None
+                  ) -> tuple[list[list[str]], list[float], float]:
+    """A bundle's tags of each sentence alone on 2 threads, the latencies, and batch-32 agreement."""
     from models.runtime import Tagger
 
-    tagger = Tagger(bundle, threads=2)
+    tagger = Tagger(bundle, threads=2, graph=graph)
     tagger.tag(sentences[:20], batch_size=1)
     tags, latencies = [], []
     for words in sentences:
@@ -92,6 +98,10 @@ def one_at_a_time(bundle: Path, sentences: list[list[str]]) -> tuple[list[list[s
         latencies.append(time.perf_counter() - started)
     batched = tagger.tag(sentences, batch_size=32)
     return tags, latencies, sum(a == b for a, b in zip(tags, batched, strict=True)) / len(sentences)
+
+
+def percentile(values: list[float], share: float) -> float:
+    return sorted(values)[min(int(share * len(values)), len(values) - 1)]
 
 
 def spacy_python() -> Path:
@@ -114,10 +124,11 @@ def spacy_row(test: Path, gold: list[list[str]]) -> tuple[tuple, dict]:
     return ("spaCy en_core_web_sm 3.8.0 NER (CoNLL's tokens)", wall, 3453 / wall, peak, f1), data
 
 
-def nerd_eval(bundle: Path, test: Path) -> tuple[float, float, float]:
-    """`nerd eval` of an ONNX bundle in a fresh process: wall seconds, peak MiB, micro F1."""
+def nerd_eval(bundle: Path, test: Path, graph: str = "auto") -> tuple[float, float, float]:
+    """`nerd eval` of an ONNX bundle in a fresh process, running `graph` (auto: what the runtime
+    picks on this CPU): wall seconds, peak MiB, micro F1."""
     wall, peak, stdout = measured([sys.executable, "-m", "tui.cli", "eval", "--conll", str(test),
-                                   "--format", "json", "--model", str(bundle)])
+                                   "--format", "json", "--model", str(bundle)], {GRAPH_ENV: graph})
     data = json.loads(stdout)
     return wall, peak, data["micro_f1"] if "micro_f1" in data else next(iter(data.values()))["micro_f1"]
 
@@ -128,69 +139,96 @@ def pipeline_eval(checkpoint: Path, test: Path) -> tuple[float, float, float]:
     return wall, peak, json.loads(stdout)["micro_f1"]
 
 
+@dataclass
+class Row:
+    runner: str
+    wall: float  # seconds end to end, load included (or the sum of latencies)
+    peak: float  # MiB, nan where not a process of its own
+    f1: float
+    latencies: list[float] = field(default_factory=list)  # one sentence at a time, 2 threads
+    agreement: float | None = None  # tags alone = tags in a batch of 32
+
+    def cells(self, pipeline: float, spacy: float | None) -> list[str]:
+        ms = [f"{percentile(self.latencies, q) * 1000:.1f}" if self.latencies else "-" for q in (0.5, 0.99)]
+        return [self.runner, f"{self.wall:.2f}", f"{3453 / self.wall:.0f}",
+                f"×{spacy / self.wall:.2f}" if spacy else "-", f"×{pipeline / self.wall:.1f}",
+                "-" if math.isnan(self.peak) else f"{self.peak:.0f}", f"{self.f1:.4f}", *ms,
+                "-" if self.agreement is None else f"{self.agreement:.2%}"]
+
+
+def student_rows(store: Store, ref: str, name: str, test: Path, words: list[list[str]], tmp: Path
+                 ) -> tuple[list[Row], Path]:
+    """One student's fp32 and int8 bundles, each end to end and one sentence at a time; the
+    int8 bundle (which carries both graphs) for the raw-text row."""
+    checkpoint = deploy.checkpoint_dir(store, ref)
+    fp32, int8 = tmp / f"{name}-fp32", tmp / f"{name}-int8"
+    deploy.export_onnx(store, str(checkpoint), fp32)
+    deploy.export_onnx(store, str(checkpoint), int8, int8=True)
+    rows = []
+    for graph, bundle in (("fp32", fp32), ("int8", int8)):
+        wall, peak, f1 = nerd_eval(bundle, test, graph)
+        _, latencies, agreement = one_at_a_time(bundle, words, graph)
+        rows.append(Row(f"{name}, ONNX {graph}", wall, peak, f1, latencies, agreement))
+        print(rows[-1].runner, wall, f1, flush=True)
+    return rows, int8
+
+
 def main() -> None:
     parser = checkpoint_arguments()
+    parser.add_argument("--small", default=None,
+                        help="a smaller student's run or checkpoint (bench-shrink), beside --checkpoint")
     parser.add_argument("--spacy", action="store_true",
                         help="add spaCy's en_core_web_sm (installed into .bench-spacy/ on first use)")
     args = parser.parse_args()
-    spacy = None
     test = data_dir(args.data_dir, "conll2003/test.txt") / "conll2003" / "test.txt"
-    with Store(db_path(args.db)) as store:
+    sentences = list(read_conll(test, types=("LOC", "MISC", "ORG", "PER")))
+    gold = [s.tags for s in sentences]
+    with Store(db_path(args.db)) as store, tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
         checkpoint = deploy.checkpoint_dir(store, args.checkpoint)
-        with tempfile.TemporaryDirectory() as tmp:
-            fp32, int8 = Path(tmp) / "fp32", Path(tmp) / "int8"
-            deploy.export_onnx(store, str(checkpoint), fp32)
-            check = deploy.export_onnx(store, str(checkpoint), int8, int8=True)
-            wall, peak, f1 = pipeline_eval(checkpoint, test)
-            rows = [("transformers pipeline (torch)", wall, 3453 / wall, peak, f1)]
-            for name, bundle in (("nerd eval, ONNX fp32", fp32), ("nerd eval, ONNX int8", int8)):
-                wall, peak, f1 = nerd_eval(bundle, test)
-                rows.append((name, wall, 3453 / wall, peak, f1))
-            for row in rows:
-                print(row)
-            sentences = list(read_conll(test, types=("LOC", "MISC", "ORG", "PER")))
-            news, gold = raw_text(sentences)
-            raw = Path(tmp) / "test.txt"
-            raw.write_text(news)
-            wall, peak, stdout = measured([sys.executable, "-m", "tui.cli", "tag", str(raw), "--model",
-                                           str(int8)])
-            lines = [json.loads(line) for line in stdout.splitlines()]
-            found = {(e["start_char"], e["end_char"], e["type"]) for line in lines for e in line["entities"]}
-            rows.append(("nerd tag on raw text, ONNX int8", wall, 3453 / wall, peak, span_f1(gold, found)))
-            tokens = sum(len(line["text"].split()) for line in lines)
-            words = [s.tokens for s in sentences]
-            alone, latencies, agreement = one_at_a_time(int8, words)
-            f1 = evaluate([s.tags for s in sentences], alone).micro_f1
-            rows.append(("int8 one sentence at a time, 2 threads (in process, no load)", sum(latencies),
-                         3453 / sum(latencies), float("nan"), f1))
-            for row in rows[-2:]:
-                print(row)
-            if args.spacy:
-                row, spacy = spacy_row(test, [s.tags for s in sentences])
-                rows.append(row)
-                print(row)
+        wall, peak, f1 = pipeline_eval(checkpoint, test)
+        rows = [Row("transformers pipeline (torch), 6 layers", wall, peak, f1)]
+        students = [(args.checkpoint, "6 layers")] + ([(args.small, "small")] if args.small else [])
+        for ref, name in students:
+            if name == "small":
+                layers = json.loads((deploy.checkpoint_dir(store, ref) / "config.json").read_text())
+                name = f"{layers['num_hidden_layers']} layers"
+            found, int8 = student_rows(store, ref, name, test, [s.tokens for s in sentences], tmp)
+            rows += found
+            if ref == args.checkpoint:
+                shipped, shipped_graph = int8, choose_graph(int8)[1]
+        news, spans_gold = raw_text(sentences)
+        raw = tmp / "test.txt"
+        raw.write_text(news)
+        wall, peak, stdout = measured([sys.executable, "-m", "tui.cli", "tag", str(raw), "--model",
+                                       str(shipped)], {GRAPH_ENV: "auto"})
+        lines = [json.loads(line) for line in stdout.splitlines()]
+        found = {(e["start_char"], e["end_char"], e["type"]) for line in lines for e in line["entities"]}
+        rows.append(Row("6 layers, nerd tag on raw text, the graph auto picks", wall, peak,
+                        span_f1(spans_gold, found)))
+        tokens = sum(len(line["text"].split()) for line in lines)
+        spacy = None
+        if args.spacy:
+            row, spacy = spacy_row(test, gold)
+            rows.append(Row(*row[:2], row[3], row[4]))
+    spacy_wall = rows[-1].wall if spacy else None
     text = header("End-to-end evaluation on CoNLL-2003 test (3453 sentences), load included")
-    text += f"Checkpoint: `{checkpoint}`.\n\n"
-    text += ("| runner | wall s | sentences/s | peak MiB | micro F1 |\n"
-             "| --- | ---: | ---: | ---: | ---: |\n")
-    text += "".join(f"| {n} | {w:.2f} | {s:.0f} | {p:.0f} | {f:.4f} |\n" for n, w, s, p, f in rows)
-    text = text.replace("| nan |", "| - |")
-    base = rows[0][1]
-    text += (f"\nSpeed-up over the pipeline: fp32 ×{base / rows[1][1]:.1f}, int8 ×{base / rows[2][1]:.1f}."
-             f" int8 F1 change against fp32: {(rows[2][4] - rows[1][4]) * 100:+.2f} points on test"
-             f" (static int8, calibrated, per-channel weights; on dev:"
-             f" {check.dev_f1_fp32:.4f} -> {check.dev_f1_int8:.4f}).\n")
+    text += (f"Checkpoint: `{checkpoint}`{f', small: `{args.small}`' if args.small else ''}. CPU flags"
+             f" that matter to int8: {', '.join(int8_flags()) or 'none'};"
+             f" the runtime's choice for the shipped int8 bundle here: {shipped_graph}. fp32 and int8"
+             f" rows force their graph (${GRAPH_ENV}). One sentence at a time: 2 threads, in process,"
+             " no load; `= batch 32`: the share of sentences tagged alike alone and in a batch of 32.\n\n")
+    text += markdown_table(["runner", "wall s", "sentences/s", "×spaCy sm", "×pipeline", "peak MiB",
+                            "micro F1", "p50 ms", "p99 ms", "= batch 32"],
+                           [row.cells(rows[0].wall, spacy_wall) for row in rows], align="lrrrrrrrrr")
     text += (f"\n`nerd tag` on the raw text (each sentence a paragraph, detokenised; scored on"
              f" entity character spans): {tokens} tokens in {len(lines)} sentences against the gold"
-             f" 46435 in 3453. One sentence at a time: p50 {statistics.median(latencies) * 1000:.1f} ms,"
-             f" p99 {sorted(latencies)[int(0.99 * len(latencies))] * 1000:.1f} ms per sentence; the"
-             f" same tags as at batch 32 for {agreement:.2%} of the sentences (export self-check:"
-             f" {check.batch_agreement:.2%}).\n")
+             " 46435 in 3453.\n")
     if spacy:
         text += (f"\nspaCy {spacy['spacy']}, {spacy['model']} {spacy['version']} (the PyPI re-upload of"
-                 f" en_core_web_sm 3.8.0): load {spacy['load_s']:.1f} s, NER alone {spacy['ner_s']:.1f} s"
-                 f" ({3453 / spacy['ner_s']:.0f} sentences/s); OntoNotes types mapped to CoNLL's, dates and"
-                 " numbers dropped (bench/spacy_ner.py).\n")
+                 f" en_core_web_sm 3.8.0), CoNLL's tokens: load {spacy['load_s']:.1f} s, NER alone"
+                 f" {spacy['ner_s']:.1f} s ({3453 / spacy['ner_s']:.0f} sentences/s); OntoNotes types mapped"
+                 " to CoNLL's, dates and numbers dropped (bench/spacy_ner.py).\n")
     write("eval.md", text)
 
 

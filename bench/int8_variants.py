@@ -17,22 +17,12 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.common import checkpoint_arguments, header, write
+from bench.common import checkpoint_arguments, header, int8_flags, write
 from bench.eval import nerd_eval, pipeline_eval
 from common.paths import data_dir, db_path
 from core.data.conll import read_conll
 from core.ship import deploy
 from core.store import Store
-
-INT8_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8", "avx512f", "avx2")
-
-
-def cpu_flags() -> list[str]:
-    """The int8-relevant instruction sets this CPU has."""
-    text = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
-    lines = (line for line in text.splitlines() if line.startswith("flags"))
-    flags = next((line.split(":", 1)[1].split() for line in lines), [])
-    return [flag for flag in INT8_FLAGS if flag in flags]
 
 
 class PaddedCalibration:
@@ -149,7 +139,7 @@ def main() -> None:
             print(rows[-1])
     base_wall, base_f1 = rows[0][1], rows[0][3]
     text = header("int8 schemes side by side on CoNLL-2003 test (3453 sentences), load included")
-    text += (f"Checkpoint: `{checkpoint}`. CPU int8-relevant flags: {', '.join(cpu_flags()) or 'none'}."
+    text += (f"Checkpoint: `{checkpoint}`. CPU int8-relevant flags: {', '.join(int8_flags()) or 'none'}."
              f" Calibration: the first 300 CoNLL dev sentences. Agreement: the first {len(words)} test"
              " sentences tagged alone against in batches of 32.\n\n")
     text += ("| runner | wall s | ×pipeline | ×fp32 | peak MiB | micro F1 | Δ F1 vs fp32 (points) |"

@@ -6,20 +6,14 @@ import os
 import platform
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 
 def machine() -> str:
     """CPU model name, cores, memory, OS and any NVIDIA GPU: numbers compare only within one
     machine, and a table trained on a GPU must not read as a CPU's."""
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = this_cpu().model
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     gpus = ", ".join(nvidia_gpus())
     return (f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB, {platform.system()} {platform.release()}"
@@ -38,3 +32,22 @@ def nvidia_gpus() -> list[str]:
     except (OSError, subprocess.SubprocessError):
         return []
     return [line.strip() for line in out.splitlines() if line.strip()]
+
+
+@dataclass(frozen=True)
+class Cpu:
+    model: str
+    flags: frozenset[str]
+
+
+def this_cpu(cpuinfo: Path = Path("/proc/cpuinfo")) -> Cpu:
+    """The CPU's model name and flags; empty flags where /proc/cpuinfo is missing."""
+    model, flags = platform.processor() or platform.machine(), frozenset[str]()
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and value.strip():
+                model = value.strip()
+            elif key.strip() in ("flags", "Features") and not flags:  # x86, ARM
+                flags = frozenset(value.split())
+    return Cpu(model, flags)

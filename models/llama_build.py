@@ -18,8 +18,8 @@ import hashlib
 import platform
 import re
 import sys
-from dataclasses import dataclass
-from pathlib import Path
+
+from common.machine import Cpu, this_cpu
 
 LLAMA_CPP_VERSION = "0.3.36"  # an upgrade is a deliberate, tested change
 NO_AMX = "-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
@@ -35,25 +35,6 @@ FEATURE_FLAGS = {
 }
 BANNED = {"AMX_INT8": "llama.cpp's AMX kernels segfault on Xeons with AMX (llama.cpp issue 20824)"}
 REBUILD_HINT = "rebuild it with `just rebuild-llm` (native, AMX off) and run the command again"
-
-
-@dataclass(frozen=True)
-class Cpu:
-    model: str
-    flags: frozenset[str]
-
-
-def this_cpu(cpuinfo: Path = Path("/proc/cpuinfo")) -> Cpu:
-    """The CPU's model name and flags; empty flags where /proc/cpuinfo is missing."""
-    model, flags = platform.processor() or platform.machine(), frozenset[str]()
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text(errors="replace").splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name" and value.strip():
-                model = value.strip()
-            elif key.strip() == "flags" and not flags:
-                flags = frozenset(value.split())
-    return Cpu(model, flags)
 
 
 def cmake_args(machine: str | None = None) -> str:

@@ -18,9 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from models.encoder import EncoderError, load_classifier, load_tokenizer, windows
-from models.runtime import MODEL_FILE, Tagger, onnx_feed
+from models.runtime import CHECK_FILE, FP32_FILE, MODEL_FILE, Tagger, onnx_feed
 
-CHECK_FILE = "nerd_export.json"
 SCHEMA_KEY = "label_schema"  # the project's label schema (its JSON) beside the check, when known
 
 
@@ -50,6 +49,7 @@ def export(checkpoint: str | Path, out: str | Path, check: list[list[str]], opse
     tokenizer = load_tokenizer(checkpoint)
     model = load_classifier(checkpoint).eval()
     out.mkdir(parents=True, exist_ok=True)
+    (out / FP32_FILE).unlink(missing_ok=True)  # an earlier int8 export's: not this model's graph
     names = ["input_ids", "attention_mask"]
     if "token_type_ids" in tokenizer.model_input_names:
         names.append("token_type_ids")
@@ -135,10 +135,10 @@ def after_activation(model_file: Path) -> list[str]:
     return [n.name for n in graph.node if n.op_type == "MatMul" and gelu_above(n.input[0])]
 
 
-def batch_agreement(bundle: Path, sentences: list[list[str]]) -> float:
+def batch_agreement(bundle: Path, sentences: list[list[str]], graph: str | None = None) -> float:
     """Share of sentences tagged the same alone (batch 1) and among others (batch 32)."""
 
-    tagger = Tagger(bundle)
+    tagger = Tagger(bundle, graph=graph)
     alone, batched = tagger.tag(sentences, batch_size=1), tagger.tag(sentences, batch_size=32)
     return sum(a == b for a, b in zip(alone, batched, strict=True)) / max(len(sentences), 1)
 
@@ -153,14 +153,14 @@ def quantize(out: str | Path, dev: list[list[str]], score: Callable[[list[list[s
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
 
     out = Path(out)
-    fp32 = out / "model_fp32.onnx"
+    fp32 = out / FP32_FILE
     if not fp32.exists():
         shutil.copyfile(out / MODEL_FILE, fp32)
-    baseline = score(Tagger(out).tag(dev)) if dev else None
+    baseline = score(Tagger(out, graph="fp32").tag(dev)) if dev else None
     sentences = (calibration or dev)[:calibration_limit]
     if not sentences:
         raise EncoderError("static int8 needs sentences to calibrate on; none were given")
-    reader = Calibration(Tagger(out), sentences)
+    reader = Calibration(Tagger(out, graph="fp32"), sentences)
     root = logging.getLogger()
     level, root.level = root.level, logging.ERROR  # "consider pre-processing": not needed here
     try:
@@ -173,8 +173,9 @@ def quantize(out: str | Path, dev: list[list[str]], score: Callable[[list[list[s
     check = read_check(out)
     check.int8, check.per_channel, check.quantization = True, True, "static"
     check.dev_f1_fp32 = baseline
-    check.dev_f1_int8 = score(Tagger(out).tag(dev)) if dev else None
-    check.batch_agreement = batch_agreement(out, dev or sentences)
+    write_check(out, check)  # model.onnx is int8 from here on: the runtime reads that off the check
+    check.dev_f1_int8 = score(Tagger(out, graph="int8").tag(dev)) if dev else None
+    check.batch_agreement = batch_agreement(out, dev or sentences, graph="int8")
     write_check(out, check)
     return check
 

@@ -3,6 +3,11 @@
 Sentences are sorted by length and batched, so padding stays small; each word takes the
 label of its first piece; sentences longer than the window are split into whole-word
 windows and stitched back, never cut (`models.pieces`, shared with training).
+
+An int8 bundle carries its fp32 graph too (`model_fp32.onnx`), and the runtime picks one at load
+from the CPU's flags, without writing into the bundle: int8 where the CPU has int8 dot-product
+instructions (VNNI, AMX, ARM's dot product), fp32 elsewhere, where int8 ran no faster and cost
+F1 (bench/results/int8-variants.md, bench/results/eval.md). NERD_ONNX_GRAPH=int8|fp32 forces one.
 """
 
 from __future__ import annotations
@@ -14,10 +19,17 @@ from pathlib import Path
 import numpy as np
 
 from common.errors import NerdError
+from common.machine import this_cpu
 from models.confidence import softmax
 from models.pieces import Window, padded, score_windows, tag_windows, word_windows
 
 MODEL_FILE = "model.onnx"
+FP32_FILE = "model_fp32.onnx"  # an int8 bundle's fp32 graph, kept beside it
+CHECK_FILE = "nerd_export.json"  # what the export measured, `int8` among it
+GRAPH_ENV = "NERD_ONNX_GRAPH"
+GRAPHS = ("auto", "int8", "fp32")
+# Instruction sets with int8 dot products: onnxruntime's int8 kernels only beat fp32 with them.
+INT8_DOT = ("avx512_vnni", "avx_vnni", "amx_int8", "asimddp")
 
 
 class BundleError(NerdError, ValueError):
@@ -32,14 +44,52 @@ def onnx_feed(rows: list[list[int]], pad: int, inputs: set[str]) -> dict[str, np
     return {name: value for name, value in feed.items() if name in inputs}
 
 
+def bundle_is_int8(bundle: Path) -> bool | None:
+    """Whether model.onnx is int8, as its export recorded (None: not recorded)."""
+    try:
+        return bool(json.loads((bundle / CHECK_FILE).read_text()).get("int8"))
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def choose_graph(bundle: Path, wanted: str | None = None,
+                 flags: frozenset[str] | None = None) -> tuple[Path, str]:
+    """The graph file to run and why, in words: `wanted` (default $NERD_ONNX_GRAPH, else auto)
+    forces int8 or fp32; auto takes int8 only on a CPU with int8 dot products (`flags`, default
+    this CPU's)."""
+    wanted = (wanted or os.environ.get(GRAPH_ENV) or "auto").strip().lower()
+    if wanted not in GRAPHS:
+        raise BundleError(f"{GRAPH_ENV}={wanted!r}: choose one of {', '.join(GRAPHS)}")
+    int8 = bundle_is_int8(bundle)
+    model, fp32 = bundle / MODEL_FILE, bundle / FP32_FILE
+    if not (int8 and fp32.is_file()):  # one graph
+        kind = {True: "int8", False: "fp32", None: "unrecorded"}[int8]
+        if wanted not in ("auto", kind) and int8 is not None:
+            hint = "export it with --int8" if wanted == "int8" else "export it again"
+            raise BundleError(f"{bundle}: {GRAPH_ENV}={wanted} but the bundle has no {wanted} graph; {hint}")
+        return model, f"{kind} graph, the bundle's only one"
+    if wanted != "auto":
+        return (model if wanted == "int8" else fp32), f"{wanted} graph, forced by {GRAPH_ENV}"
+    flags = this_cpu().flags if flags is None else flags
+    dot = [flag for flag in INT8_DOT if flag in flags]
+    if dot:
+        return model, f"int8 graph: this CPU has {', '.join(dot)}"
+    return fp32, ("fp32 graph: this CPU has no int8 dot-product instructions (VNNI, AMX), where int8"
+                  f" runs no faster and costs F1; {GRAPH_ENV}=int8 forces it")
+
+
 class Tagger:
-    def __init__(self, bundle: str | Path, threads: int | None = None, max_length: int = 128) -> None:
+    def __init__(self, bundle: str | Path, threads: int | None = None, max_length: int = 128,
+                 graph: str | None = None) -> None:
+        """`graph`: auto, int8 or fp32 (see `choose_graph`); `self.graph` says which runs and why."""
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self.bundle = Path(bundle)
         model, config_file, tokenizer_file = (self.bundle / n for n in
                                               (MODEL_FILE, "config.json", "tokenizer.json"))
+        if model.is_file():
+            model, self.graph = choose_graph(self.bundle, graph)
         for path in (model, config_file, tokenizer_file):
             if not path.is_file():
                 raise BundleError(f"{path}: missing; export a bundle with `nerd export onnx`")

@@ -106,22 +106,53 @@ def test_runtime_imports_no_torch(bundle):
     assert result.returncode == 0, result.stderr
 
 
-def test_int8_export_runs_and_reports_dev_f1(trained, tmp_path):
+@pytest.fixture(scope="module")
+def int8_bundle(trained, tmp_path_factory):
+    """An int8 bundle, its export check and the sentences it was calibrated on."""
     from models.onnx_export import quantize
 
-    out = tmp_path / "int8"
+    out = tmp_path_factory.mktemp("int8") / "onnx"
     deploy.export_onnx(None, str(trained), out)
-    words = [s.tokens for s in synthetic(20, 5)]
-    gold = [s.tags for s in synthetic(20, 5)]
-    check = quantize(out, words, lambda tags: evaluate(gold, tags).micro_f1)
+    words, gold = [s.tokens for s in synthetic(20, 5)], [s.tags for s in synthetic(20, 5)]
+    return out, quantize(out, words, lambda tags: evaluate(gold, tags).micro_f1), words
+
+
+def test_int8_export_runs_and_reports_dev_f1(int8_bundle):
+    out, check, words = int8_bundle
     assert check.int8 and check.per_channel and check.quantization == "static"
     assert abs(check.dev_f1_int8 - check.dev_f1_fp32) < 0.2
     assert check.batch_agreement == 1.0  # static scales: a sentence's tags never depend on its batch
     assert json.loads((out / "nerd_export.json").read_text())["batch_agreement"] == 1.0
-    tagger = Tagger(out)
-    assert tagger.tag(words, batch_size=1) == tagger.tag(words, batch_size=7) == tagger.tag(words)
+    for graph in ("int8", "fp32"):  # both graphs the bundle ships
+        tagger = Tagger(out, graph=graph)
+        assert tagger.tag(words, batch_size=1) == tagger.tag(words, batch_size=7) == tagger.tag(words)
     assert (out / "model.onnx").stat().st_size < 0.9 * (out / "model_fp32.onnx").stat().st_size
     assert len(Tagger(out).tag(words)) == 20
+
+
+def test_the_runtime_picks_int8_only_where_the_cpu_has_int8_dot_products(int8_bundle, bundle, monkeypatch):
+    from models.runtime import GRAPH_ENV, choose_graph
+
+    out = int8_bundle[0]
+    monkeypatch.delenv(GRAPH_ENV, raising=False)
+    vnni = frozenset({"avx2", "avx512f", "avx512_vnni"})
+    model, why = choose_graph(out, flags=vnni)
+    assert model.name == "model.onnx" and "avx512_vnni" in why
+    model, why = choose_graph(out, flags=frozenset({"avx2", "fma"}))
+    assert model.name == "model_fp32.onnx" and "no int8 dot-product" in why
+    monkeypatch.setenv(GRAPH_ENV, "int8")  # forced: the CPU's flags don't matter
+    assert choose_graph(out, flags=frozenset())[0].name == "model.onnx"
+    assert "forced" in Tagger(out).graph and Tagger(out, graph="fp32").graph.startswith("fp32")
+    with pytest.raises(BundleError, match="no int8 graph.*--int8"):
+        Tagger(bundle)  # an fp32 bundle can't run int8
+    monkeypatch.setenv(GRAPH_ENV, "int4")
+    with pytest.raises(BundleError, match="NERD_ONNX_GRAPH='int4': choose one of auto, int8, fp32"):
+        Tagger(out)
+    monkeypatch.delenv(GRAPH_ENV)
+    assert Tagger(bundle).graph == "fp32 graph, the bundle's only one"
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    Tagger(out, graph="fp32"), Tagger(out)
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before  # the choice writes nothing
 
 
 def test_eval_and_tag_commands(bundle, tmp_path):
@@ -135,6 +166,7 @@ def test_eval_and_tag_commands(bundle, tmp_path):
     expected = evaluate([s.tags for s in synthetic(12, 99)], Tagger(bundle).tag(SENTENCES[:12]))
     assert report[bundle.name]["micro_f1"] == pytest.approx(expected.micro_f1)
     assert "sentences/s" in result.output
+    assert "ran the fp32 graph, the bundle's only one" in " ".join(result.output.split())
     tagged = runner.invoke(main, ["tag", "Marie Curie visited Paris. Alan Turing met Reuters.",
                                   "--model", str(bundle)])
     assert tagged.exit_code == 0, tagged.output

@@ -226,5 +226,6 @@ def test_metrics_and_a_graceful_sigterm(served):
     url, _, _, proc = served
     status, about = call(url, "GET", "/metrics")
     assert status == 200 and about["labels"] and about["torch_loaded"] is False and about["threads"] >= 1
+    assert about["graph"].endswith("graph, the bundle's only one")  # which graph runs, and why
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0

@@ -108,6 +108,7 @@ class Evaluation:
     sentences: int
     seconds: float
     load_seconds: float
+    graph: str = ""  # which of the bundle's graphs ran, and why (models.runtime.choose_graph)
 
     @property
     def sentences_per_second(self) -> float:
@@ -135,7 +136,8 @@ def evaluate_bundle(bundle: Path, conll: Path | None = None, threads: int | None
         words, gold = [s.tokens for s in chosen], [s.gold for s in chosen]
     predicted = tagger.tag(list(words))
     finished = time.perf_counter()
-    return Evaluation(evaluate(list(gold), predicted), len(words), finished - loaded, loaded - started)
+    return Evaluation(evaluate(list(gold), predicted), len(words), finished - loaded, loaded - started,
+                      tagger.graph)
 
 
 def tag_text(bundle: Path, text: str, pretokenized: bool = False, batch_size: int = 32

@@ -203,4 +203,5 @@ def utf16_offsets(text: str) -> list[int]:
 
 def machine_line(service: Service, threads: int | None) -> dict:
     return {"model": str(service.bundle), "model_class": MODEL_CLASS, "model_version": service.version,
-            "labels": service.types, "machine": machine(), "threads": threads, "graph": "model.onnx"}
+            "labels": service.types, "machine": machine(), "threads": threads,
+            "graph": service.tagger.graph}

@@ -68,6 +68,7 @@ def eval_command(bundle: Path, conll: Path, threads: int | None, fmt: str) -> No
     err.print(f"{result.sentences} sentences in {result.seconds:.2f} s"
               f" ({result.sentences_per_second:.0f} sentences/s),"
               f" model loaded in {result.load_seconds:.2f} s")
+    err.print(f"ran the {result.graph}")
 
 
 @main.command(name="tag")
