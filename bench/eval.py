@@ -175,8 +175,9 @@ def student_rows(store: Store, ref: str, name: str, test: Path, words: list[list
 
 def main() -> None:
     parser = checkpoint_arguments()
-    parser.add_argument("--small", default=None,
-                        help="a smaller student's run or checkpoint (bench-shrink), beside --checkpoint")
+    parser.add_argument("--small", action="append", default=[],
+                        help="a smaller student's run or checkpoint (bench-shrink), beside --checkpoint;"
+                        " repeat it for more")
     parser.add_argument("--spacy", action="store_true",
                         help="add spaCy's en_core_web_sm (installed into .bench-spacy/ on first use)")
     args = parser.parse_args()
@@ -187,12 +188,10 @@ def main() -> None:
         tmp = Path(folder)
         checkpoint = deploy.checkpoint_dir(store, args.checkpoint)
         wall, peak, f1 = pipeline_eval(checkpoint, test)
-        rows = [Row("transformers pipeline (torch), 6 layers", wall, peak, f1)]
-        students = [(args.checkpoint, "6 layers")] + ([(args.small, "small")] if args.small else [])
-        for ref, name in students:
-            if name == "small":
-                layers = json.loads((deploy.checkpoint_dir(store, ref) / "config.json").read_text())
-                name = f"{layers['num_hidden_layers']} layers"
+        rows = [Row("transformers pipeline (torch), --checkpoint", wall, peak, f1)]
+        for ref in [args.checkpoint, *args.small]:
+            config = json.loads((deploy.checkpoint_dir(store, ref) / "config.json").read_text())
+            name = f"{config['num_hidden_layers']} layers" + (f" ({ref})" if ref in args.small else "")
             found, int8 = student_rows(store, ref, name, test, [s.tokens for s in sentences], tmp)
             rows += found
             if ref == args.checkpoint:
@@ -204,7 +203,7 @@ def main() -> None:
                                        str(shipped)], {GRAPH_ENV: "auto"})
         lines = [json.loads(line) for line in stdout.splitlines()]
         found = {(e["start_char"], e["end_char"], e["type"]) for line in lines for e in line["entities"]}
-        rows.append(Row("6 layers, nerd tag on raw text, the graph auto picks", wall, peak,
+        rows.append(Row("--checkpoint int8 bundle, nerd tag on raw text, the graph auto picks", wall, peak,
                         span_f1(spans_gold, found)))
         tokens = sum(len(line["text"].split()) for line in lines)
         spacy = None
@@ -213,7 +212,7 @@ def main() -> None:
             rows.append(Row(*row[:2], row[3], row[4]))
     spacy_wall = rows[-1].wall if spacy else None
     text = header("End-to-end evaluation on CoNLL-2003 test (3453 sentences), load included")
-    text += (f"Checkpoint: `{checkpoint}`{f', small: `{args.small}`' if args.small else ''}. CPU flags"
+    text += (f"--checkpoint: `{checkpoint}`{''.join(f', --small `{s}`' for s in args.small)}. CPU flags"
              f" that matter to int8: {', '.join(int8_flags()) or 'none'};"
              f" the runtime's choice for the shipped int8 bundle here: {shipped_graph}. fp32 and int8"
              f" rows force their graph (${GRAPH_ENV}). One sentence at a time: 2 threads, in process,"
