@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -115,27 +116,34 @@ def spacy_python() -> Path:
     return python
 
 
-def spacy_row(test: Path, gold: list[list[str]]) -> tuple[tuple, dict]:
-    """spaCy's row (end to end, load included) and what it printed about itself."""
-    wall, peak, stdout = measured([str(spacy_python()), str(Path(__file__).with_name("spacy_ner.py")),
-                                   str(test), SPACY_MODEL])
+def spacy_command(test: Path) -> list[str]:
+    return [str(spacy_python()), str(Path(__file__).with_name("spacy_ner.py")), str(test), SPACY_MODEL]
+
+
+def eval_command(bundle: Path, test: Path) -> list[str]:
+    return [sys.executable, "-m", "tui.cli", "eval", "--conll", str(test), "--format", "json", "--model",
+            str(bundle)]
+
+
+def eval_f1(stdout: str) -> float:
     data = json.loads(stdout)
-    f1 = evaluate(gold, data["tags"]).micro_f1
-    return ("spaCy en_core_web_sm 3.8.0 NER (CoNLL's tokens)", wall, 3453 / wall, peak, f1), data
+    return data["micro_f1"] if "micro_f1" in data else next(iter(data.values()))["micro_f1"]
 
 
 def nerd_eval(bundle: Path, test: Path, graph: str = "auto") -> tuple[float, float, float]:
     """`nerd eval` of an ONNX bundle in a fresh process, running `graph` (auto: what the runtime
     picks on this CPU): wall seconds, peak MiB, micro F1."""
-    wall, peak, stdout = measured([sys.executable, "-m", "tui.cli", "eval", "--conll", str(test),
-                                   "--format", "json", "--model", str(bundle)], {GRAPH_ENV: graph})
-    data = json.loads(stdout)
-    return wall, peak, data["micro_f1"] if "micro_f1" in data else next(iter(data.values()))["micro_f1"]
+    wall, peak, stdout = measured(eval_command(bundle, test), {GRAPH_ENV: graph})
+    return wall, peak, eval_f1(stdout)
+
+
+def pipeline_command(checkpoint: Path, test: Path) -> list[str]:
+    return [sys.executable, "-m", "bench.hf_pipeline", str(checkpoint), str(test)]
 
 
 def pipeline_eval(checkpoint: Path, test: Path) -> tuple[float, float, float]:
     """The transformers pipeline on torch in a fresh process: wall seconds, peak MiB, micro F1."""
-    wall, peak, stdout = measured([sys.executable, "-m", "bench.hf_pipeline", str(checkpoint), str(test)])
+    wall, peak, stdout = measured(pipeline_command(checkpoint, test))
     return wall, peak, json.loads(stdout)["micro_f1"]
 
 
@@ -156,21 +164,37 @@ class Row:
                 "-" if self.agreement is None else f"{self.agreement:.2%}"]
 
 
+@dataclass
+class Timed:
+    """A row made by a fresh process, run `--repeats` times in turn with the others' runs, so that
+    a machine that slows down mid-benchmark slows every row alike; its wall is the median."""
+
+    row: Row
+    command: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    walls: list[float] = field(default_factory=list)
+    stdout: str = ""
+
+    def run(self) -> None:
+        wall, peak, self.stdout = measured(self.command, self.env)
+        self.walls.append(wall)
+        self.row.wall, self.row.peak = statistics.median(self.walls), max(self.row.peak, peak)
+
+
 def student_rows(store: Store, ref: str, name: str, test: Path, words: list[list[str]], tmp: Path
-                 ) -> tuple[list[Row], Path]:
-    """One student's fp32 and int8 bundles, each end to end and one sentence at a time; the
-    int8 bundle (which carries both graphs) for the raw-text row."""
+                 ) -> tuple[list[Timed], Path]:
+    """One student's fp32 and int8 bundles, each to run end to end and measured one sentence at a
+    time here; the int8 bundle (which carries both graphs) for the raw-text row."""
     checkpoint = deploy.checkpoint_dir(store, ref)
     fp32, int8 = tmp / f"{name}-fp32", tmp / f"{name}-int8"
     deploy.export_onnx(store, str(checkpoint), fp32)
     deploy.export_onnx(store, str(checkpoint), int8, int8=True)
-    rows = []
+    timed = []
     for graph, bundle in (("fp32", fp32), ("int8", int8)):
-        wall, peak, f1 = nerd_eval(bundle, test, graph)
         _, latencies, agreement = one_at_a_time(bundle, words, graph)
-        rows.append(Row(f"{name}, ONNX {graph}", wall, peak, f1, latencies, agreement))
-        print(rows[-1].runner, wall, f1, flush=True)
-    return rows, int8
+        timed.append(Timed(Row(f"{name}, ONNX {graph}", 0.0, 0.0, 0.0, latencies, agreement),
+                           eval_command(bundle, test), {GRAPH_ENV: graph}))
+    return timed, int8
 
 
 def main() -> None:
@@ -180,54 +204,69 @@ def main() -> None:
                         " repeat it for more")
     parser.add_argument("--spacy", action="store_true",
                         help="add spaCy's en_core_web_sm (installed into .bench-spacy/ on first use)")
+    parser.add_argument("--repeats", type=int, default=3, help="fresh runs of each row, taken in turn")
     args = parser.parse_args()
     test = data_dir(args.data_dir, "conll2003/test.txt") / "conll2003" / "test.txt"
     sentences = list(read_conll(test, types=("LOC", "MISC", "ORG", "PER")))
     gold = [s.tags for s in sentences]
+    news, spans_gold = raw_text(sentences)
     with Store(db_path(args.db)) as store, tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         checkpoint = deploy.checkpoint_dir(store, args.checkpoint)
-        wall, peak, f1 = pipeline_eval(checkpoint, test)
-        rows = [Row("transformers pipeline (torch), --checkpoint", wall, peak, f1)]
+        timed = [Timed(Row("transformers pipeline (torch), --checkpoint", 0.0, 0.0, 0.0),
+                       pipeline_command(checkpoint, test))]
         for ref in [args.checkpoint, *args.small]:
             config = json.loads((deploy.checkpoint_dir(store, ref) / "config.json").read_text())
             name = f"{config['num_hidden_layers']} layers" + (f" ({ref})" if ref in args.small else "")
             found, int8 = student_rows(store, ref, name, test, [s.tokens for s in sentences], tmp)
-            rows += found
+            timed += found
             if ref == args.checkpoint:
                 shipped, shipped_graph = int8, choose_graph(int8)[1]
-        news, spans_gold = raw_text(sentences)
         raw = tmp / "test.txt"
         raw.write_text(news)
-        wall, peak, stdout = measured([sys.executable, "-m", "tui.cli", "tag", str(raw), "--model",
-                                       str(shipped)], {GRAPH_ENV: "auto"})
-        lines = [json.loads(line) for line in stdout.splitlines()]
-        found = {(e["start_char"], e["end_char"], e["type"]) for line in lines for e in line["entities"]}
-        rows.append(Row("--checkpoint int8 bundle, nerd tag on raw text, the graph auto picks", wall, peak,
-                        span_f1(spans_gold, found)))
-        tokens = sum(len(line["text"].split()) for line in lines)
-        spacy = None
-        if args.spacy:
-            row, spacy = spacy_row(test, gold)
-            rows.append(Row(*row[:2], row[3], row[4]))
-    spacy_wall = rows[-1].wall if spacy else None
+        tag = Timed(Row("--checkpoint int8, nerd tag on raw text, the graph auto picks", 0.0, 0.0, 0.0),
+                    [sys.executable, "-m", "tui.cli", "tag", str(raw), "--model", str(shipped)],
+                    {GRAPH_ENV: "auto"})
+        spacy = Timed(Row("spaCy en_core_web_sm 3.8.0 NER (CoNLL's tokens)", 0.0, 0.0, 0.0),
+                      spacy_command(test)) if args.spacy else None
+        timed += [tag, *([spacy] if spacy else [])]
+        for round_ in range(args.repeats):
+            for job in timed:
+                job.run()
+                print(f"round {round_ + 1}: {job.row.runner} {job.walls[-1]:.2f} s", flush=True)
+    for job in timed:
+        if job is tag:
+            lines = [json.loads(line) for line in job.stdout.splitlines()]
+            found = {(e["start_char"], e["end_char"], e["type"]) for line in lines for e in line["entities"]}
+            job.row.f1 = span_f1(spans_gold, found)
+        elif job is spacy:
+            spacy_about = json.loads(job.stdout)
+            job.row.f1 = evaluate(gold, spacy_about["tags"]).micro_f1
+        elif job is timed[0]:
+            job.row.f1 = json.loads(job.stdout)["micro_f1"]
+        else:
+            job.row.f1 = eval_f1(job.stdout)
+    rows = [job.row for job in timed]
+    tokens = sum(len(line["text"].split()) for line in lines)
     text = header("End-to-end evaluation on CoNLL-2003 test (3453 sentences), load included")
     text += (f"--checkpoint: `{checkpoint}`{''.join(f', --small `{s}`' for s in args.small)}. CPU flags"
              f" that matter to int8: {', '.join(int8_flags()) or 'none'};"
-             f" the runtime's choice for the shipped int8 bundle here: {shipped_graph}. fp32 and int8"
-             f" rows force their graph (${GRAPH_ENV}). One sentence at a time: 2 threads, in process,"
-             " no load; `= batch 32`: the share of sentences tagged alike alone and in a batch of 32.\n\n")
+             f" the runtime's choice for the shipped int8 bundle here: {shipped_graph}. Wall: the median"
+             f" of {args.repeats} fresh runs a row, the rows taken in turn; fp32 and int8 rows force their"
+             f" graph (${GRAPH_ENV}). One sentence at a time: 2 threads, in process, no load; `= batch"
+             " 32`: the share of sentences tagged alike alone and in a batch of 32.\n\n")
     text += markdown_table(["runner", "wall s", "sentences/s", "×spaCy sm", "×pipeline", "peak MiB",
                             "micro F1", "p50 ms", "p99 ms", "= batch 32"],
-                           [row.cells(rows[0].wall, spacy_wall) for row in rows], align="lrrrrrrrrr")
+                           [row.cells(rows[0].wall, spacy.row.wall if spacy else None) for row in rows],
+                           align="lrrrrrrrrr")
     text += (f"\n`nerd tag` on the raw text (each sentence a paragraph, detokenised; scored on"
              f" entity character spans): {tokens} tokens in {len(lines)} sentences against the gold"
              " 46435 in 3453.\n")
     if spacy:
-        text += (f"\nspaCy {spacy['spacy']}, {spacy['model']} {spacy['version']} (the PyPI re-upload of"
-                 f" en_core_web_sm 3.8.0), CoNLL's tokens: load {spacy['load_s']:.1f} s, NER alone"
-                 f" {spacy['ner_s']:.1f} s ({3453 / spacy['ner_s']:.0f} sentences/s); OntoNotes types mapped"
-                 " to CoNLL's, dates and numbers dropped (bench/spacy_ner.py).\n")
+        text += (f"\nspaCy {spacy_about['spacy']}, {spacy_about['model']} {spacy_about['version']} (the PyPI"
+                 f" re-upload of en_core_web_sm 3.8.0), CoNLL's tokens: load {spacy_about['load_s']:.1f} s,"
+                 f" NER alone {spacy_about['ner_s']:.1f} s ({3453 / spacy_about['ner_s']:.0f} sentences/s);"
+                 " OntoNotes types mapped to CoNLL's, dates and numbers dropped (bench/spacy_ner.py).\n")
     write("eval.md", text)
 
 
