@@ -71,8 +71,21 @@ def test_soft_text_overlapping_the_test_set_is_refused(project):
     (["--layers", "0"], "0 is not in the range x>=1"),
     (["--soft-text", "dist"], "--soft-text needs --soft RUN"),
     (["--layers", "9"], "--layers 9: the encoder has 6 layers; give 1 to 6"),
+    (["--encoder", "nosuch"], "--encoder nosuch: neither a checkpoint dir (with config.json) nor a training run"),
 ])
 def test_bad_shrinking_is_one_error_line(project, args, message):
     result = CliRunner().invoke(main, ["train", "--original", "orig", "--epochs", "1", "--dev", "",
                                        "--test", "", *args, "--db", str(project.path)])
     assert result.exit_code == 2 and message in result.output, result.output
+
+
+@pytest.mark.model
+def test_the_encoder_may_be_a_training_run_by_name(project):
+    big = train(project, BIG, "big")
+    result = CliRunner().invoke(main, ["train", "--original", "orig", "--epochs", "1", "--dev", "", "--test", "",
+                                       "--layers", "2", "--encoder", "big", "--name", "small",
+                                       "--db", str(project.path)])
+    assert result.exit_code == 0, result.output
+    small = project.training.find("small")
+    assert project.training.run(small).config["encoder"] == str(Path(project.training.run(big).checkpoint_dir)
+                                                                 / "model")

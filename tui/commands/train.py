@@ -13,6 +13,7 @@ import click
 from common.machine import machine
 from core import layers
 from core.jobs import experiments, results
+from core.ship import deploy
 from core.specs import as_spec
 from core.student import presets, training
 from core.student import schedules as blend
@@ -56,7 +57,8 @@ from tui.shell import (
               help="Keep the word-embedding matrix as pre-trained (faster steps).")
 @click.option("--batch-size", type=int, default=None)
 @click.option("--lr", type=float, default=None)
-@click.option("--encoder", default="", help="Hugging Face checkpoint dir (default: embedded MiniLM).")
+@click.option("--encoder", default="",
+              help="Hugging Face checkpoint dir or a finished training run (default: embedded MiniLM).")
 @click.option("--seed", type=int, default=13, show_default=True)
 @click.option("--dev", default="auto", show_default=True,
               help="SUBSET[@LAYER] scored each epoch, e.g. held@review:1 ('' for none; auto: conll-dev"
@@ -99,6 +101,13 @@ def train_command(distilled: tuple[str, ...], original: tuple[str, ...], schedul
     resumes).
     """
 
+    with distributed.main_first():  # rank 0 may upgrade the database; the others only read
+        store = open_store(db)
+    if encoder:  # a checkpoint dir, or a finished training run's model (by id or name)
+        try:
+            encoder = str(deploy.checkpoint_dir(store, encoder))
+        except deploy.DeployError as exc:
+            raise deploy.DeployError(f"--encoder {exc}") from exc
     config = presets.config(preset, decay, distilled=list(distilled), original=list(original),
                             schedule=schedule, blend=blend, distilled_filter=distilled_filter,
                             encoder=encoder, seed=seed, dev=dev, dev_limit=dev_limit, test=test,
@@ -106,8 +115,6 @@ def train_command(distilled: tuple[str, ...], original: tuple[str, ...], schedul
                             freeze_embeddings=freeze_embeddings, batch_size=batch_size, lr=lr,
                             layers=keep_layers, soft=soft or None, soft_text=list(soft_text) or None,
                             temperature=temperature)
-    with distributed.main_first():  # rank 0 may upgrade the database; the others only read
-        store = open_store(db)
     if not distributed.is_main():  # under torchrun rank 0 shows the progress and the results
         for _ in training.train_epochs(store, config, name):
             pass
