@@ -89,3 +89,25 @@ def test_the_encoder_may_be_a_training_run_by_name(project):
     small = project.training.find("small")
     assert project.training.run(small).config["encoder"] == str(Path(project.training.run(big).checkpoint_dir)
                                                                  / "model")
+
+
+@pytest.mark.model
+def test_shrink_makes_the_smaller_student_from_a_run_in_one_command(project):
+    big = train(project, BIG, "big")
+    db = ["--db", str(project.path)]
+    result = CliRunner().invoke(main, ["shrink", "big", "--layers", "2", *db])
+    assert result.exit_code == 0, result.output
+    assert "its probabilities on synth-but-held" in " ".join(result.output.split())
+    small = project.training.find("big/L2")
+    config = project.training.run(small).config
+    assert config["layers"] == 2 and config["soft"] == str(big) and config["soft_text"] == ["synth-but-held"]
+    held = set(project.corpora.subset_sentence_ids(project.corpora.subset_by_name("held").id))
+    text = project.corpora.subset_sentence_ids(project.corpora.subset_by_name("synth-but-held").id)
+    assert len(text) == 32 and not held & set(text)  # all of synth but its test sentences
+    assert [e["n_original"] for e in project.training.metrics(small)] == [32] * 3  # big's 3 epochs
+    model = encoder.load_classifier(Path(project.training.run(small).checkpoint_dir) / "model")
+    assert model.config.num_hidden_layers == 2
+    again = CliRunner().invoke(main, ["shrink", "big/L2", *db])
+    assert again.exit_code == 2 and "is itself a shrunken student; shrink the run it learnt from" in again.output
+    missing = CliRunner().invoke(main, ["shrink", "nosuch", *db])
+    assert missing.exit_code == 2 and "nosuch: no such training run; give its id or name" in missing.output
