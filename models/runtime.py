@@ -57,6 +57,7 @@ def choose_graph(bundle: Path, wanted: str | None = None,
     """The graph file to run and why, in words: `wanted` (default $NERD_ONNX_GRAPH, else auto)
     forces int8 or fp32; auto takes int8 only on a CPU with int8 dot products (`flags`, default
     this CPU's)."""
+    source = "the caller" if wanted else GRAPH_ENV
     wanted = (wanted or os.environ.get(GRAPH_ENV) or "auto").strip().lower()
     if wanted not in GRAPHS:
         raise BundleError(f"{GRAPH_ENV}={wanted!r}: choose one of {', '.join(GRAPHS)}")
@@ -69,7 +70,7 @@ def choose_graph(bundle: Path, wanted: str | None = None,
             raise BundleError(f"{bundle}: {GRAPH_ENV}={wanted} but the bundle has no {wanted} graph; {hint}")
         return model, f"{kind} graph, the bundle's only one"
     if wanted != "auto":
-        return (model if wanted == "int8" else fp32), f"{wanted} graph, forced by {GRAPH_ENV}"
+        return (model if wanted == "int8" else fp32), f"{wanted} graph, forced by {source}"
     flags = this_cpu().flags if flags is None else flags
     dot = [flag for flag in INT8_DOT if flag in flags]
     if dot:
