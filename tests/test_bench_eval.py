@@ -26,13 +26,10 @@ def test_percentile_stays_inside_the_values():
 
 
 def test_calibration_rows_are_packed_to_one_length_without_padding():
-    class Window(SimpleNamespace):
-        pass
-
     pieces = iter(range(100, 10_000))
 
     def windows(words):  # [CLS] one piece a word [SEP]
-        return [Window(input_ids=[1, *(next(pieces) for _ in words), 2])]
+        return [SimpleNamespace(input_ids=[1, *(next(pieces) for _ in words), 2])]
 
     tagger = SimpleNamespace(_windows=windows, cls=1, sep=2, pad=0, inputs={"input_ids", "attention_mask"})
     sentences = [["w"] * n for n in (3, 17, 40, 9, 25, 31, 12, 8, 60, 5)] * 4
