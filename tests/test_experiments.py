@@ -56,6 +56,17 @@ def test_curve_pairs_each_size_with_a_teacher_whose_pool_is_those_sentences():
     assert two.schedule == "pure-original"
 
 
+
+def test_self_training_recipes_start_from_the_human_run_of_their_size_and_label_the_unlabelled_text():
+    queue = jobs("curve", Sources(unlabelled="spare"), preset="cpu", seeds=2, sizes=(250,),
+                 recipes=("human", "self-train", "self-train-all"))
+    by_name = {j.name: j for j in queue}
+    sure, every = by_name["curve/cpu/250/self-train/seed2"], by_name["curve/cpu/250/self-train-all/seed2"]
+    assert (sure.unlabelled, sure.threshold, every.threshold) == ("spare", 0.9, None)
+    assert sure.first == every.first == "curve/cpu/250/human/seed2" and sure.first in by_name
+    assert sure.config == by_name[sure.first].config  # so round 0 is that very run, trained once
+    assert by_name["curve/cpu/250/human/seed1"].unlabelled == ""
+
 def test_prepare_makes_nested_subsets_and_names_the_missing_annotation_runs(project):  # noqa: F811
     sources = Sources(original="orig", curve_distilled="dist@run:dist-pool{size}")
     queue = jobs("curve", sources, preset="cpu", seeds=1, sizes=(4, 8))
@@ -177,6 +188,29 @@ def test_cli_curve_on_a_project_of_its_own_trains_two_stages_and_tabulates(proje
     silent = CliRunner().invoke(main, [*args[:-4], "--test", "", "--db", str(project.path)])
     assert silent.exit_code == 0 and "nothing to tabulate" in silent.output
 
+
+
+def test_cli_curve_self_trains_from_the_human_runs_and_chooses_on_dev(project, tmp_path):  # noqa: F811
+    args = ["experiment", "curve", "--original", "orig", "--recipes", "human,self-train-all",
+            "--unlabelled", "spare", "--sizes", "4", "--seeds", "1", "--epochs", "1", "--dev", "held",
+            "--test", "held", "--out", str(tmp_path / "out"), "--db", str(project.path)]
+    missing = CliRunner().invoke(main, args)
+    assert missing.exit_code == 1 and "nerd sample " in missing.output and "--name spare" in missing.output
+    corpora.sample(project, project.corpora.datasets()[0].name, "spare", 6, seed=3, exclude=["held"])
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    names = sorted(project.training.finished_names())
+    assert names == ["curve/cpu-1ep/4/human/seed1", "curve/cpu-1ep/4/self-train-all/seed1"]  # one round 0
+    every = project.training.finished_named("curve/cpu-1ep/4/self-train-all/seed1")
+    assert project.training.run(every).config["distilled_filter"] == "all"
+    assert project.training.metrics(every)[0]["n_distilled"] == 6  # every labelled sentence first
+    table = (tmp_path / "out" / "curve.md").read_text()
+    assert "| human sentences | recipe | seeds | dev F1 | test F1 |" in table
+    assert table.count("| chosen |") == 1  # one recipe a size, by dev F1
+    assert "| 4/self-train-all | 4/human | cpu-1ep | 1 |" in table  # paired with its round 0
+    args[5] = "human,self-train"  # a one-epoch student is 0.9 sure of nothing: said, not trained on
+    unsure = CliRunner().invoke(main, args)
+    assert unsure.exit_code == 2 and "round 1: the student was 0.9 sure of none of spare's 6" in unsure.output
 
 def test_a_job_another_process_is_training_is_left_to_it(project, tmp_path):  # noqa: F811
     """Workers sharing a queue: the run's lock is held by another process, so this one refuses

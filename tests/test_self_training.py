@@ -49,11 +49,17 @@ def test_bad_self_training_is_one_error_line(project, subset, rounds, threshold,
 
 def test_the_cli_self_trains(project):
     result = CliRunner().invoke(main, ["train", "--original", "orig", "--self-train", "dist", "--epochs", "1",
-                                       "--pretrain-epochs", "1", "--threshold", "0.05", "--dev", "",
+                                       "--pretrain-epochs", "1", "--threshold", "all", "--dev", "",
                                        "--test", "held", "--name", "cli", "--db", str(project.path)])
     assert result.exit_code == 0, result.output
     assert [r.name for r in project.training.runs()] == ["cli/self-1", "cli/self-0"]
     assert "training run 2 on held" in result.output
+    taught = project.training.run(2)
+    assert taught.config["distilled_filter"] == "all"  # 'all': every sentence the student labelled
+    assert project.training.metrics(2)[0]["n_distilled"] == 16
+    bad = CliRunner().invoke(main, ["train", "--original", "orig", "--self-train", "dist", "--threshold", "most",
+                                    "--db", str(project.path)])
+    assert bad.exit_code == 2 and "'most': give a probability in (0, 1], e.g. 0.9, or 'all'" in bad.output
 
 
 def test_a_student_sure_of_nothing_says_so(project):

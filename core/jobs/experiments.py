@@ -21,7 +21,8 @@ from core.store import Store
 from core.student import presets
 from core.student.config import TrainConfig, TrainingBusy, TrainingError
 from core.student.schedules import PAPER_SCHEDULES
-from core.student.training import train
+from core.student.self_training import self_train
+from core.student.training import BatchDone, TrainingEnded, train
 
 EXPERIMENTS = ("phase2", "phase3", "curve")
 CURVE_SIZES = (100, 250, 500, 1000)
@@ -31,7 +32,12 @@ RECIPES: dict[str, dict] = {
     "two-stage": {"schedule": "pure-original", "pretrain_epochs": presets.TWO_STAGE_PRETRAIN_EPOCHS},
     "simple-mix": {"schedule": "simple-mix"},
     "loss-mix": {"schedule": "simple-mix", "blend": "loss"},
+    "self-train": {"schedule": "pure-original"},
+    "self-train-all": {"schedule": "pure-original"},
 }
+# Self-training recipes (issue 30): the size's human-only student labels Sources.unlabelled and a
+# fresh one learns from the sentences it was this sure of (None: every sentence), then the humans.
+SELF_TRAINING: dict[str, float | None] = {"self-train": 0.9, "self-train-all": None}
 
 
 @dataclass(frozen=True)
@@ -41,10 +47,18 @@ class Job:
     group: str  # A..E, a schedule, or SIZE/RECIPE
     seed: int
     config: TrainConfig
+    unlabelled: str = ""  # self-training: the text the human-only student labels
+    threshold: float | None = None  # ... and the least sure sentence kept (None: all)
 
     @property
     def name(self) -> str:
         return f"{self.experiment}/{self.setting}/{self.group}/seed{self.seed}"
+
+    @property
+    def first(self) -> str:
+        """Self-training's round 0: the same size's human-only job, trained once for all."""
+        size = self.group.split("/")[0]
+        return f"{self.experiment}/{self.setting}/{size}/human/seed{self.seed}"
 
 
 @dataclass(frozen=True)
@@ -56,6 +70,7 @@ class Sources:
     bbc_distilled: str = "bbc-long-966@run:bbc-long-966-pool1000"
     original: str = "original-1000"
     curve_distilled: str = "distill-1000@run:distill-1000-pool{size}"  # teacher pool = the human sentences
+    unlabelled: str = "self-3000"  # the curve's self-training text, never the dev or test sentences
 
 
 def phase2_groups(sources: Sources) -> dict[str, tuple[str, list[str], list[str]]]:
@@ -93,7 +108,8 @@ def _plan(experiment: str, sources: Sources, sizes: tuple[int, ...], recipes: tu
             raise TrainingError(f"--recipes {', '.join(sorted(unknown))}: choose from {', '.join(RECIPES)}")
         return {f"{size}/{recipe}": {
             **RECIPES[recipe], "original": [curve_subset(sources, size)],
-            "distilled": [] if recipe == "human" else [sources.curve_distilled.format(size=size)]}
+            "distilled": [] if recipe == "human" or recipe in SELF_TRAINING
+            else [sources.curve_distilled.format(size=size)]}
             for size in sizes for recipe in recipes}
     raise TrainingError(f"unknown experiment {experiment!r}; use {', '.join(EXPERIMENTS)}")
 
@@ -140,7 +156,12 @@ def jobs(experiment: str, sources: Sources, preset: str = "paper", seeds: int = 
                 config = presets.config(preset, decay, **{**base, **fields, "seed": seed})
                 label = setting(preset, config) + ("-no-bbc" if experiment == "phase3"
                                                    and not sources.bbc_distilled else "")
-                out.append(Job(experiment, label, group, seed, config))
+                recipe = group.partition("/")[2]
+                if recipe in SELF_TRAINING:
+                    out.append(Job(experiment, label, group, seed, config, sources.unlabelled,
+                                   SELF_TRAINING[recipe]))
+                else:
+                    out.append(Job(experiment, label, group, seed, config))
     return out
 
 
@@ -156,6 +177,13 @@ def prepare(store: Store, experiment: str, queue: list[Job], sources: Sources,
             pools[sources.curve_distilled.format(size=size)] = curve_subset(sources, size)
     used = {spec for job in queue for spec in job.config.distilled}
     needed = []
+    unlabelled = {job.unlabelled for job in queue if job.unlabelled}
+    for subset in sorted(unlabelled - set(store.corpora.subset_names())):
+        human = store.corpora.subset_by_name(sources.original)
+        dataset = next((d.name for d in store.corpora.datasets() if human and d.id == human.dataset_id),
+                       "DATASET")
+        needed.append(f"nerd sample {dataset} --name {subset} --size 3000 --exclude {sources.original}"
+                      "  # the text self-training labels: never the dev or test sentences")
     for spec, pool in pools.items():
         if spec not in used:
             continue
@@ -182,7 +210,8 @@ def run_queue(store: Store, queue: list[Job], on_job: Callable[[int, int, Job], 
         if on_job:
             on_job(i, len(queue), job)
         try:
-            run = train(store, job.config, job.name, progress=progress)
+            run = _self_train(store, job, progress) if job.unlabelled else train(
+                store, job.config, job.name, progress=progress)
         except TrainingBusy:
             if on_busy:
                 on_busy(job)
@@ -191,3 +220,17 @@ def run_queue(store: Store, queue: list[Job], on_job: Callable[[int, int, Job], 
         if on_done:
             on_done(job, run)
     return done
+
+
+def _self_train(store: Store, job: Job, progress=None) -> int:
+    """One round of self-training from the size's human-only run; the student it ends with."""
+    run = 0
+    for event in self_train(store, job.config, job.unlabelled, 1, job.threshold, job.name,
+                            first=job.first, last=job.name):
+        if isinstance(event, BatchDone) and progress:
+            progress(event.batch, event.batches, event.note)
+        elif isinstance(event, TrainingEnded):
+            if event.status != "finished":
+                raise TrainingError(f"{job.name}: training run {event.run} {event.status}")
+            run = event.run
+    return run

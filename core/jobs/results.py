@@ -11,7 +11,7 @@ import csv
 import io
 import math
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from common.plots import new_figure, save_png
@@ -31,6 +31,7 @@ class Row:
     seeds: list[int]
     scores: dict[str, tuple[float, float]]  # metric -> (mean, std)
     per_seed: dict[int, float]  # seed -> micro F1, for paired comparisons
+    dev: dict[int, float] = field(default_factory=dict)  # seed -> the last epoch's dev F1, where scored
 
     @property
     def size(self) -> int:
@@ -61,10 +62,13 @@ def results(store: Store, experiment: str, test: str = "conll-test") -> list[Row
     any other the test set has), for every finished run of the experiment, scored on `test`
     (SUBSET, or SUBSET@LAYER where the reference is a layer such as review:N)."""
     measured = as_spec(test)
-    scored = []
+    scored, dev = [], {}
     for setting_, group, seed, run in finished(store, experiment):
         (report,) = layers.score(store, measured.subset, measured.layer, [f"pred:{run}"]).values()
         scored.append((setting_, group, seed, report))
+        epochs = store.training.metrics(run)
+        if epochs and epochs[-1]["dev_f1"] is not None:
+            dev.setdefault((group, setting_), {})[seed] = epochs[-1]["dev_f1"]
     names = store.labels.current().names  # every schema type a column, 0 where a run has none
     types = list(dict.fromkeys([*names, *evaluate.report_types([r for *_, r in scored], names)]))
     grouped: dict[tuple[str, str], dict[int, dict[str, float]]] = {}
@@ -78,7 +82,7 @@ def results(store: Store, experiment: str, test: str = "conll-test") -> list[Row
                       statistics.stdev(r[m] for r in runs.values()) if len(runs) > 1 else 0.0)
                   for m in OVERALL + types}
         rows.append(Row(group, setting_, sorted(runs), scores,
-                        {s: r["micro_f1"] for s, r in runs.items()}))
+                        {s: r["micro_f1"] for s, r in runs.items()}, dev.get((group, setting_), {})))
     return rows
 
 
@@ -203,6 +207,26 @@ def curve_markdown(rows: list[Row], title: str) -> str:
                           cells, "r" * (1 + len(columns)), title)
 
 
+def chosen_on_dev(rows: list[Row], title: str) -> str:
+    """Each size's recipes by their dev F1 (the last epoch's, mean over seeds), best first, with
+    the test F1 beside it: a recipe is chosen on dev and its test score read once."""
+    cells = []
+    for size in sorted({r.size for r in rows}):
+        here = sorted((r for r in rows if r.size == size and r.dev), key=lambda r: -_dev(r)[0])
+        for rank, row in enumerate(here):
+            cells.append([str(size), f"{row.recipe} ({row.setting})", ",".join(map(str, sorted(row.dev))),
+                          _spread(_dev(row), len(row.dev)), _spread(row.scores["micro_f1"], len(row.seeds)),
+                          "chosen" if rank == 0 else ""])
+    header = ["human sentences", "recipe", "seeds", "dev F1", "test F1", ""]
+    return markdown_table(header, cells, "rllrrl", title) if cells else ""
+
+
+def _dev(row: Row) -> tuple[float, float]:
+    """A row's dev F1: mean and std over its seeds."""
+    values = list(row.dev.values())
+    return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
 def to_csv(rows: list[Row]) -> str:
     names = metrics(rows)
     buffer = io.StringIO()
@@ -249,7 +273,9 @@ def report(store: Store, experiment: str, test: str = "conll-test", png: Path | 
     if experiment == "curve" and rows:
         title = "Learning curve: test micro F1 by human sentences, mean ± std (seeds)"
         plot = f"![the learning curve]({curve_png(rows, png).name})\n\n" if png else ""
-        markdown = curve_markdown(rows, title) + "\n" + plot + markdown
+        dev = chosen_on_dev(rows, "Chosen on dev: each size's recipes by dev micro F1 (last epoch,"
+                            " mean over seeds)")
+        markdown = curve_markdown(rows, title) + "\n" + plot + (dev + "\n" if dev else "") + markdown
     return markdown, to_csv(rows)
 
 

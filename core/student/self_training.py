@@ -34,10 +34,10 @@ class Round:
     step: str
 
 
-def check(store: Store, config: TrainConfig, subset: str, rounds: int, threshold: float) -> None:
+def check(store: Store, config: TrainConfig, subset: str, rounds: int, threshold: float | None) -> None:
     """One error line for what can't run: a threshold outside (0, 1], no round, no human labels,
     distilled data besides, or unlabelled text that is also the dev or test set."""
-    if not 0 < threshold <= 1:
+    if threshold is not None and not 0 < threshold <= 1:
         raise TrainingError(f"--threshold {threshold}: give the least probability a sentence's words"
                             " must have, in (0, 1] (e.g. 0.9)")
     if rounds < 1:
@@ -56,15 +56,20 @@ def check(store: Store, config: TrainConfig, subset: str, rounds: int, threshold
                                     " choose a subset without them")
 
 
-def self_train(store: Store, config: TrainConfig, subset: str, rounds: int = 1, threshold: float = 0.9,
-               name: str = "") -> Iterator[Round | TrainEvent | Event]:
+def self_train(store: Store, config: TrainConfig, subset: str, rounds: int = 1,
+               threshold: float | None = 0.9, name: str = "", first: str = "", last: str = ""
+               ) -> Iterator[Round | TrainEvent | Event]:
     """R rounds of self-training on SUBSET's text; yields each step's events. The last
-    `TrainingEnded` names the student to use."""
+    `TrainingEnded` names the student to use. A `threshold` of None keeps every sentence.
+
+    Round R trains the run `NAME/self-R`; `first` and `last` rename round 0 and the last round,
+    so a learning curve's human-only run is round 0, trained once for every recipe it starts."""
     check(store, config, subset, rounds, threshold)
     name = name or "self-train"
+    names = {0: first, rounds: last}
     yield Round(0, rounds, "train")
     human = replace(config, schedule="pure-original", pretrain_epochs=0)
-    run = yield from _train(store, human, f"{name}/self-0")
+    run = yield from _train(store, human, names[0] or f"{name}/self-0")
     for r in range(1, rounds + 1):
         yield Round(r, rounds, "label")
         labelled = None
@@ -72,13 +77,14 @@ def self_train(store: Store, config: TrainConfig, subset: str, rounds: int = 1, 
             labelled = event.run if isinstance(event, Started) else labelled
             yield event
         scores = store.annotations.scores(labelled)
-        if not any(found["sentence"] >= threshold for found in scores.values()):
+        if threshold is not None and not any(found["sentence"] >= threshold for found in scores.values()):
             raise TrainingError(f"round {r}: the student was {threshold} sure of none of {subset}'s"
                                 f" {len(scores)} sentences; lower --threshold or train it longer (--epochs)")
         yield Round(r, rounds, "train")
-        taught = replace(human, distilled=[f"{subset}@run:{labelled}"], distilled_filter=f"sure:{threshold}",
+        taught = replace(human, distilled=[f"{subset}@run:{labelled}"],
+                         distilled_filter="all" if threshold is None else f"sure:{threshold}",
                          pretrain_epochs=config.pretrain_epochs or TWO_STAGE_PRETRAIN_EPOCHS)
-        run = yield from _train(store, taught, f"{name}/self-{r}")
+        run = yield from _train(store, taught, names.get(r) or f"{name}/self-{r}")
 
 
 def _train(store: Store, config: TrainConfig, name: str):

@@ -35,6 +35,20 @@ from tui.shell import (
 )
 
 
+class ThresholdType(click.ParamType):
+    """A probability, or `all`: self-training keeps every sentence its student labelled."""
+
+    name = "P|all"
+
+    def convert(self, value, param, ctx) -> float | None:
+        if value is None or isinstance(value, float) or value == "all":
+            return None if value == "all" else value
+        try:
+            return float(value)
+        except ValueError:
+            self.fail(f"{value!r}: give a probability in (0, 1], e.g. 0.9, or 'all'", param, ctx)
+
+
 @main.command(name="train")
 @click.option("--distilled", multiple=True, help="SUBSET@LAYER of distilled data, e.g. distill-1000@run:1.")
 @click.option("--original", multiple=True, help="Subset(s) of human-labelled data (gold tags).")
@@ -86,8 +100,9 @@ from tui.shell import (
               " dev or test sentences).")
 @click.option("--temperature", type=float, default=None, help="--soft: the softening temperature (2).")
 @click.option("--rounds", type=int, default=1, show_default=True, help="Self-training rounds.")
-@click.option("--threshold", type=float, default=0.9, show_default=True,
-              help="Self-training: the least probability of a pseudo-labelled sentence's least sure word.")
+@click.option("--threshold", type=ThresholdType(), default="0.9", show_default=True,
+              help="Self-training: the least probability of a pseudo-labelled sentence's least sure"
+              " word, or 'all' to keep every sentence.")
 @db_option
 def train_command(distilled: tuple[str, ...], original: tuple[str, ...], schedule: str, blend: str,
                   distilled_filter: str, preset: str, decay: bool | None, epochs: int | None,
@@ -95,7 +110,7 @@ def train_command(distilled: tuple[str, ...], original: tuple[str, ...], schedul
                   batch_size: int | None, lr: float | None, encoder: str, seed: int, dev: str,
                   dev_limit: int, test: str, name: str, self_train_on: str, keep_layers: int | None,
                   soft: str, soft_text: tuple[str, ...], temperature: float | None, rounds: int,
-                  threshold: float,
+                  threshold: float | None,
                   db: Path | None) -> None:
     """Train the student with a blend schedule; an interrupted run resumes from its last epoch.
 
@@ -213,7 +228,11 @@ def follow_self_training(events) -> int:
 @click.option("--sizes", default="100,250,500,1000", show_default=True, help="Curve: human sentences.")
 @click.option("--recipes", default="human,two-stage", show_default=True,
               help="Curve: human, two-stage (10 epochs distilled, then a fresh run on the human"
-              " sentences), simple-mix, loss-mix.")
+              " sentences), simple-mix, loss-mix, self-train (the human student labels --unlabelled;"
+              " a fresh one learns first from what it was 0.9 sure of, then the humans), self-train-all"
+              " (every sentence it labelled).")
+@click.option("--unlabelled", default="self-3000", show_default=True,
+              help="Curve: the text the self-train recipes label (never the dev or test sentences).")
 @click.option("--dev", default="", help="SUBSET scored each epoch ('' none: the tables use the test set).")
 @click.option("--test", default="auto", show_default=True,
               help="SUBSET[@LAYER] the tables score (auto: conll-test when the project has it with gold).")
@@ -228,13 +247,13 @@ def follow_self_training(events) -> int:
 def experiment(experiment: str, preset: str, seeds: int, only: tuple[str, ...], decay: str,
                epochs: int | None, freeze_embeddings: bool | None, conll_distilled: str,
                bbc_distilled: str, original: str, curve_distilled: str, sizes: str, recipes: str,
-               dev: str, test: str, encoder: str, dry_run: bool, tables_only: bool, out_dir: Path,
-               db: Path | None) -> None:
+               unlabelled: str, dev: str, test: str, encoder: str, dry_run: bool, tables_only: bool,
+               out_dir: Path, db: Path | None) -> None:
     """Run phase two (groups A-E), phase three (blend patterns) or the learning curve as a
     resumable queue; the tables cover every finished run of the experiment in the database."""
 
     store = open_store(db)
-    sources = experiments.Sources(conll_distilled, bbc_distilled, original, curve_distilled)
+    sources = experiments.Sources(conll_distilled, bbc_distilled, original, curve_distilled, unlabelled)
     try:
         points = tuple(int(size) for size in sizes.split(","))
     except ValueError:
@@ -254,7 +273,7 @@ def experiment(experiment: str, preset: str, seeds: int, only: tuple[str, ...], 
             click.echo(f"needs  {command}")
         return
     if needed and not tables_only:
-        raise click.ClickException("annotate first (each resumes where it stopped):\n  "
+        raise click.ClickException("first make what the queue needs (each resumes where it stopped):\n  "
                                    + "\n  ".join(needed))
 
     scored = measure_spec(store, test, "conll-test")
