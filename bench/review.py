@@ -222,7 +222,7 @@ def measure_runs(folder: Path, found: list[runs.Source], replay: int) -> str:
         db, made = runs.project(folder, found)
         for source in found:
             asyncio.run(play(db, planned[source.name][:replay], made[source.name]))
-    return runs.report(found, planned, replay, runs.without_t(found[1]))
+    return runs.report(found, planned, replay, runs.without_t(found[1]), runs.from_the_first_word(found[1]))
 
 
 def main() -> None:

@@ -27,7 +27,7 @@ from common.tags import spans
 from core.data.schema import CONLL
 from core.review import caret as motions
 from core.review.caret import Caret
-from core.review.items import Item, relabel, unlabel, unlabel_span
+from core.review.items import Item, opening, relabel, unlabel, unlabel_span
 
 Move = Callable[[Caret, list[str], list[str]], Caret | None]
 Span = tuple[int, int, str]
@@ -130,14 +130,15 @@ class _Sentence:
 
 
 def plan(keys: KeySet, tokens: list[str], tags: list[str], gold: list[str],
-         scores: dict | None = None, narrow: bool = False) -> list[str]:
+         scores: dict | None = None, narrow: bool = False, start: int | None = None) -> list[str]:
     """The fewest keys that turn `tags` into `gold`, then `a` to accept; `scores` the run's
-    confidences (the student's), which make `t` possible where the key set has it. `narrow`:
-    only the edits `plan_every_order` tries, to check the search against it."""
+    confidences (the student's), which make `t` possible where the key set has it and open the
+    cursor where the screen does (`start` overrides it). `narrow`: only the edits
+    `plan_every_order` tries, to check the search against it."""
     if not len(tokens) == len(tags) == len(gold):
         raise ValueError(f"{len(tokens)} tokens, {len(tags)} tags, {len(gold)} gold tags")
     sentence = _Sentence(tokens, tags, gold, scores)
-    start = (Caret(), tuple(tags))
+    start = (Caret(opening(tags, scores) if start is None else start), tuple(tags))
     best = {start: 0}
     came: dict[tuple[Caret, tuple[str, ...]], tuple[tuple[Caret, tuple[str, ...]], str]] = {}
     order = count()
@@ -237,7 +238,7 @@ def replay(keys: KeySet, tokens: list[str], tags: list[str], pressed: list[str],
     """The tags after pressing `pressed` as the screen would (its motions, `relabel`, `unlabel_span`,
     `Item.scored_at`), up to the accepting `a`: a check on a plan made without the planner."""
     item = Item(0, tokens, None, list(tags), "", "", [], "", list(tags), scores=scores)
-    caret, number = Caret(), {key: kind for kind, key in KEY_OF.items()}
+    caret, number = Caret(item.opening()), {key: kind for kind, key in KEY_OF.items()}
     for key in pressed:
         if key == "a":
             break

@@ -139,7 +139,13 @@ def plans(source: Source) -> list[list[str]]:
 def without_t(source: Source) -> int:
     """Correction keys in all, `t` taken away: what the student's second type saves."""
     keys = replace(AFTER, second=False)
-    return sum(len(plan(keys, s.tokens, s.tags, s.gold)) - 1 for s in source.sentences)
+    return sum(len(plan(keys, s.tokens, s.tags, s.gold, s.scores)) - 1 for s in source.sentences)
+
+
+def from_the_first_word(source: Source) -> int:
+    """Correction keys in all with the cursor opening on the first word, as it did before it
+    opened on the least sure one: what that saves."""
+    return sum(len(plan(AFTER, s.tokens, s.tags, s.gold, s.scores, start=0)) - 1 for s in source.sentences)
 
 
 # -- the report ---------------------------------------------------------------------------------
@@ -168,7 +174,8 @@ def _second_type(student: dict[str, float], no_t: int) -> str:
             f" goes to `t`); without it {what}.")
 
 
-def report(sources: list[Source], planned: dict[str, list[list[str]]], replayed: int, no_t: int) -> str:
+def report(sources: list[Source], planned: dict[str, list[list[str]]], replayed: int, no_t: int,
+           first_word: int) -> str:
     """The section: the sources, the table, the student / teacher ratio against its target."""
     stats = {source.name: summary(source, planned[source.name]) for source in sources}
     rows = [(name, f"{got['mean']:.2f}", f"{got['median']:g}", str(got["total"]), f"{got['none']:.0%}",
@@ -191,4 +198,12 @@ def report(sources: list[Source], planned: dict[str, list[list[str]]], replayed:
             f"{origins}\n\n{table}\n"
             f"Student / teacher, correction keys per sentence: {ratio:.2f} (target: at most 0.6)."
             f" Sentences the pre-annotation already had right: teacher {stats['teacher']['exact']:.0%},"
-            f" student {stats['student']['exact']:.0%}.\n\n{_second_type(stats['student'], no_t)}\n")
+            f" student {stats['student']['exact']:.0%}.\n\n{_opening(stats['student'], first_word)}\n\n"
+            f"{_second_type(stats['student'], no_t)}\n")
+
+
+def _opening(student: dict[str, float], first_word: int) -> str:
+    """What opening the cursor on the student's least sure word did, against the first word."""
+    return (f"The cursor opens on the student's least sure word (`core.review.items.opening`): opening"
+            f" on the first word instead, its sentences take {first_word} correction keys"
+            f" ({first_word - student['total']:+d} against {student['total']}).")

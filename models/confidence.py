@@ -45,6 +45,7 @@ class Scored:
     tags: list[str]
     entities: list[ScoredEntity]
     confidence: float
+    word: int = 0  # the least sure word, whose probability is `confidence`: where to look first
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -75,12 +76,9 @@ def scored(probs: np.ndarray, labels: list[str]) -> Scored:
         second_confidence, second = others[0] if others else (0.0, "")
         entities.append(ScoredEntity(start, end, label, confidence, second, second_confidence))
     given = _given(by_type, tags)
-    return Scored(tags, entities, float(given.min()) if len(given) else 1.0)
-
-
-def least_sure_word(probs: np.ndarray, labels: list[str], tags: list[str]) -> int:
-    """The word whose given type (or O) the student is least sure of."""
-    return int(_given(type_probabilities(probs, labels), tags).argmin())
+    if not len(given):
+        return Scored(tags, entities, 1.0)
+    return Scored(tags, entities, float(given.min()), int(given.argmin()))
 
 
 def _given(by_type: dict[str, np.ndarray], tags: list[str]) -> np.ndarray:

@@ -308,15 +308,17 @@ STUDENT_SCORES = [
 ]
 
 
-def add_student_run(db: Path) -> int:
-    """A run as `nerd annotate --backend student` stores it (tags, entities, confidences)."""
+def add_student_run(db: Path, words: list[int] | None = None) -> int:
+    """A run as `nerd annotate --backend student` stores it (tags, entities, confidences; with
+    `words`, each sentence's least sure word, as the labeller stores it now)."""
     with Store(db) as store:
         subset = corpora.resolve_subset(store, "tiny")
         run = store.annotations.create(name="tiny-student", subset_id=subset, backend="student",
                                        model="training run 1 (demo)", prompt="student-v1",
                                        template_version="student-v1", prefix_hash="f00d", params={})
         sentences = list(corpora.subset_sentences(store, subset))
-        for sentence, (tags, scores) in zip(sentences, STUDENT_SCORES, strict=True):
+        for i, (sentence, (tags, scores)) in enumerate(zip(sentences, STUDENT_SCORES, strict=True)):
+            scores = {**scores, "word": words[i]} if words else scores
             found = [[label, " ".join(sentence.tokens[a:b])] for a, b, label, *_ in scores["entities"]]
             store.annotations.save(run, sentence.id, request_key=f"student-{sentence.id}", raw=str(found),
                                    reasoning="", entities=found, tags=tags, parse_status="ok",

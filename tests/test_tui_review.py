@@ -12,6 +12,7 @@ import pytest
 
 from core import layers
 from core.data import corpora
+from core.review.items import opening
 from core.review.session import ReviewSession
 from core.store import Store
 from core.teacher.llm_output import import_llm_output
@@ -351,6 +352,28 @@ async def test_correcting_the_student_marks_its_doubts_and_t_takes_its_second_ty
         assert "why here: the labeller is 55% sure 'Paris' is ORG" not in text  # Paris is LOC now
     assert [action for _, _, action in reviews(db, run)] == ["label"]
 
+
+
+@pytest.mark.anyio
+async def test_the_cursor_opens_on_the_word_the_student_was_least_sure_of(tui_project):
+    db, _ = tui_project
+    run = add_student_run(db, words=[3, 2, 5, 0, 1])  # Paris; then an O word: a name it may have missed
+    app = NerdApp(db, run)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen, view = app.screen, app.screen.query_one(SentenceView)
+        assert screen.caret.cursor == view.cursor == 3
+        await pilot.press("t")  # no move: Paris takes its second type at once
+        assert screen.current.tags[3] == "B-LOC"
+        await pilot.press("a")
+        assert screen.caret.cursor == 2 and view.cursor == 2  # the next sentence opens on its word
+
+
+def test_a_sentence_opens_on_its_least_sure_word_else_the_first():
+    tags = ["B-PER", "O", "O"]
+    assert opening(tags, {"sentence": 0.4, "word": 2, "entities": []}) == 2
+    assert opening(tags, {"sentence": 0.4, "entities": [[0, 1, "PER", 0.4, "ORG", 0.3]]}) == 0  # stored before
+    assert opening(tags, None) == 0  # a teacher's answer has no probabilities
+    assert opening(tags, {"sentence": 0.4, "word": 9, "entities": []}) == 2  # never past the sentence
 
 @pytest.mark.anyio
 async def test_adjudicating_walks_the_contested_sentences_with_each_version_beside(tui_project):

@@ -60,6 +60,19 @@ class Item:
         """The labeller's entity covering `token`, if it still stands."""
         return next((s for s in self.scored() if s.start <= token < s.end), None)
 
+    def opening(self) -> int:
+        """The token the cursor starts on (`opening`)."""
+        return opening(self.tags, self.scores)
+
+
+def opening(tags: list[str], scores: dict | None) -> int:
+    """Where the cursor starts in a sentence: on the word its labeller was least sure of, entity
+    or not, the likeliest fix (a missed name is an `O` word; bench/results/review.md measures
+    it), else on the first token (a teacher's answer, or scores stored before they named it)."""
+    if not scores or "word" not in scores:
+        return 0
+    return max(0, min(scores["word"], len(tags) - 1))
+
 
 def entities(tokens: list[str], tags: list[str]) -> list[list[str]]:
     """[type, text] of each entity, in sentence order (the `entities` column)."""

@@ -12,7 +12,7 @@ from pathlib import Path
 from core.review.items import Item
 from core.store import Store
 from models import encoder
-from models.confidence import least_sure_word, scored
+from models.confidence import scored
 
 ORDERS = ("document", "votes", "student")  # `o` cycles; a run with probabilities: "confidence" for "votes"
 Scores = dict[int, tuple[float, str]]  # sentence id -> (confidence, why it is there)
@@ -71,7 +71,7 @@ def student_scores(items: list[Item], folder: Path, run: int | None = None) -> S
     for item, probs in zip(items, found, strict=True):
         if len(probs):
             labelled = scored(probs, labels)
-            k = least_sure_word(probs, labels, labelled.tags)
+            k = labelled.word
             kind = labelled.tags[k][2:] or "O"
             out[item.id] = (labelled.confidence,
                             f"{which} is {labelled.confidence:.0%} sure {item.tokens[k]!r} is {kind}")

@@ -71,7 +71,7 @@ def answer(sentence: StoredSentence, result: Scored) -> dict:
     for label, text in entities:
         found.setdefault(label, []).append(text)
     return {"raw": format_answer(found), "entities": entities, "tags": result.tags,
-            "scores": {"sentence": round(result.confidence, 4),
+            "scores": {"sentence": round(result.confidence, 4), "word": result.word,
                        "entities": [[e.start, e.end, e.label, round(e.confidence, 4), e.second,
                                      round(e.second_confidence, 4)] for e in result.entities]}}
 

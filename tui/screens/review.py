@@ -117,7 +117,7 @@ class ReviewScreen(NerdScreen):
         self.index = 0
         if keep is not None and self.session and keep in {i.id for i in self.session.items}:
             self.index = self.session.index_of(keep)
-        self.caret, self.message = Caret(), ""
+        self.caret, self.message = Caret(self.current.opening() if self.current else 0), ""
         self.show()
 
     @property
@@ -153,7 +153,8 @@ class ReviewScreen(NerdScreen):
         if index is None:
             self.say(none)
             return
-        self.index, self.caret, self.message = index, Caret(), ""
+        self.index, self.message = index, ""
+        self.caret = Caret(self.current.opening() if self.current else 0)
         self.query_one("#llm-pane", VerticalScroll).scroll_home(animate=False)
         self.show()
 
