@@ -186,7 +186,8 @@ def _v9(db: sqlite_utils.Database) -> None:
 
 def _v10(db: sqlite_utils.Database) -> None:
     """Issue 29: how sure a model that labels with probabilities (the student) was of each
-    sentence, JSON `{"sentence": p, "entities": [[start, end, type, p, second type, its p], ...]}`;
+    sentence, JSON `{"sentence": p, "entities": [[start, end, type, p, second type, its p], ...]}`
+    (since then also `"word"`: the least sure word's index, where review opens; no new column);
     null for answers without probabilities (an LLM's)."""
     db.execute("alter table annotations add column scores text")
 
