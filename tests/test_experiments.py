@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from click.testing import CliRunner
 
@@ -58,13 +60,16 @@ def test_curve_pairs_each_size_with_a_teacher_whose_pool_is_those_sentences():
 
 
 def test_self_training_recipes_start_from_the_human_run_of_their_size_and_label_the_unlabelled_text():
-    queue = jobs("curve", Sources(unlabelled="spare"), preset="cpu", seeds=2, sizes=(250,),
-                 recipes=("human", "self-train", "self-train-all"))
+    queue = jobs("curve", Sources(unlabelled="spare", wide="rest"), preset="cpu", seeds=2, sizes=(250,),
+                 recipes=("human", "self-train", "self-train-all", "self-train-wide"))
     by_name = {j.name: j for j in queue}
     sure, every = by_name["curve/cpu/250/self-train/seed2"], by_name["curve/cpu/250/self-train-all/seed2"]
+    wide = by_name["curve/cpu/250/self-train-wide/seed2"]
     assert (sure.unlabelled, sure.threshold, every.threshold) == ("spare", 0.9, None)
-    assert sure.first == every.first == "curve/cpu/250/human/seed2" and sure.first in by_name
+    assert (wide.unlabelled, wide.threshold, wide.config.pretrain_epochs) == ("rest", None, 3)
+    assert sure.first == every.first == wide.first == "curve/cpu/250/human/seed2" and sure.first in by_name
     assert sure.config == by_name[sure.first].config  # so round 0 is that very run, trained once
+    assert replace(wide.config, pretrain_epochs=0) == by_name[sure.first].config
     assert by_name["curve/cpu/250/human/seed1"].unlabelled == ""
 
 def test_prepare_makes_nested_subsets_and_names_the_missing_annotation_runs(project):  # noqa: F811

@@ -34,10 +34,22 @@ RECIPES: dict[str, dict] = {
     "loss-mix": {"schedule": "simple-mix", "blend": "loss"},
     "self-train": {"schedule": "pure-original"},
     "self-train-all": {"schedule": "pure-original"},
+    "self-train-wide": {"schedule": "pure-original", "pretrain_epochs": 3},
 }
-# Self-training recipes (issue 30): the size's human-only student labels Sources.unlabelled and a
-# fresh one learns from the sentences it was this sure of (None: every sentence), then the humans.
-SELF_TRAINING: dict[str, float | None] = {"self-train": 0.9, "self-train-all": None}
+
+
+@dataclass(frozen=True)
+class SelfTraining:
+    """A self-training recipe (issue 30): the size's human-only student labels the unlabelled
+    text and a fresh one learns first from the sentences it was `threshold` sure of (None: all),
+    for the recipe's `pretrain_epochs`, then from the humans; `wide`: Sources.wide's text."""
+
+    threshold: float | None
+    wide: bool = False
+
+
+SELF_TRAINING = {"self-train": SelfTraining(0.9), "self-train-all": SelfTraining(None),
+                 "self-train-wide": SelfTraining(None, wide=True)}
 
 
 @dataclass(frozen=True)
@@ -71,6 +83,7 @@ class Sources:
     original: str = "original-1000"
     curve_distilled: str = "distill-1000@run:distill-1000-pool{size}"  # teacher pool = the human sentences
     unlabelled: str = "self-3000"  # the curve's self-training text, never the dev or test sentences
+    wide: str = "train-but-original"  # self-train-wide's: every other train sentence (3 epochs of it)
 
 
 def phase2_groups(sources: Sources) -> dict[str, tuple[str, list[str], list[str]]]:
@@ -158,8 +171,9 @@ def jobs(experiment: str, sources: Sources, preset: str = "paper", seeds: int = 
                                                    and not sources.bbc_distilled else "")
                 recipe = group.partition("/")[2]
                 if recipe in SELF_TRAINING:
-                    out.append(Job(experiment, label, group, seed, config, sources.unlabelled,
-                                   SELF_TRAINING[recipe]))
+                    how = SELF_TRAINING[recipe]
+                    out.append(Job(experiment, label, group, seed, config,
+                                   sources.wide if how.wide else sources.unlabelled, how.threshold))
                 else:
                     out.append(Job(experiment, label, group, seed, config))
     return out
@@ -178,12 +192,14 @@ def prepare(store: Store, experiment: str, queue: list[Job], sources: Sources,
     used = {spec for job in queue for spec in job.config.distilled}
     needed = []
     unlabelled = {job.unlabelled for job in queue if job.unlabelled}
+    human = store.corpora.subset_by_name(sources.original)
+    dataset = next((d for d in store.corpora.datasets() if human and d.id == human.dataset_id), None)
     for subset in sorted(unlabelled - set(store.corpora.subset_names())):
-        human = store.corpora.subset_by_name(sources.original)
-        dataset = next((d.name for d in store.corpora.datasets() if human and d.id == human.dataset_id),
-                       "DATASET")
-        needed.append(f"nerd sample {dataset} --name {subset} --size 3000 --exclude {sources.original}"
-                      "  # the text self-training labels: never the dev or test sentences")
+        size = (dataset.n_sentences - len(store.corpora.subset_sentence_ids(human.id))
+                if dataset and subset == sources.wide else 3000)
+        needed.append(f"nerd sample {dataset.name if dataset else 'DATASET'} --name {subset} --size {size}"
+                      f" --exclude {sources.original}  # the text self-training labels: never the dev or"
+                      " test sentences")
     for spec, pool in pools.items():
         if spec not in used:
             continue

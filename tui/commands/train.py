@@ -230,9 +230,11 @@ def follow_self_training(events) -> int:
               help="Curve: human, two-stage (10 epochs distilled, then a fresh run on the human"
               " sentences), simple-mix, loss-mix, self-train (the human student labels --unlabelled;"
               " a fresh one learns first from what it was 0.9 sure of, then the humans), self-train-all"
-              " (every sentence it labelled).")
+              " (every sentence it labelled), self-train-wide (every sentence of --wide).")
 @click.option("--unlabelled", default="self-3000", show_default=True,
               help="Curve: the text the self-train recipes label (never the dev or test sentences).")
+@click.option("--wide", default="train-but-original", show_default=True,
+              help="Curve: the text self-train-wide labels, all of it, 3 epochs before the humans.")
 @click.option("--dev", default="", help="SUBSET scored each epoch ('' none: the tables use the test set).")
 @click.option("--test", default="auto", show_default=True,
               help="SUBSET[@LAYER] the tables score (auto: conll-test when the project has it with gold).")
@@ -247,13 +249,14 @@ def follow_self_training(events) -> int:
 def experiment(experiment: str, preset: str, seeds: int, only: tuple[str, ...], decay: str,
                epochs: int | None, freeze_embeddings: bool | None, conll_distilled: str,
                bbc_distilled: str, original: str, curve_distilled: str, sizes: str, recipes: str,
-               unlabelled: str, dev: str, test: str, encoder: str, dry_run: bool, tables_only: bool,
-               out_dir: Path, db: Path | None) -> None:
+               unlabelled: str, wide: str, dev: str, test: str, encoder: str, dry_run: bool,
+               tables_only: bool, out_dir: Path, db: Path | None) -> None:
     """Run phase two (groups A-E), phase three (blend patterns) or the learning curve as a
     resumable queue; the tables cover every finished run of the experiment in the database."""
 
     store = open_store(db)
-    sources = experiments.Sources(conll_distilled, bbc_distilled, original, curve_distilled, unlabelled)
+    sources = experiments.Sources(conll_distilled, bbc_distilled, original, curve_distilled, unlabelled,
+                                  wide)
     try:
         points = tuple(int(size) for size in sizes.split(","))
     except ValueError:
