@@ -72,6 +72,14 @@ def test_self_training_recipes_start_from_the_human_run_of_their_size_and_label_
     assert replace(wide.config, pretrain_epochs=0) == by_name[sure.first].config
     assert by_name["curve/cpu/250/human/seed1"].unlabelled == ""
 
+
+def test_prepare_names_the_sample_each_self_training_text_needs(project):  # noqa: F811
+    sources = Sources(original="orig", unlabelled="spare", wide="rest")
+    queue = jobs("curve", sources, preset="cpu", seeds=1, sizes=(4,), recipes=("self-train", "self-train-wide"))
+    assert prepare(project, "curve", queue, sources, (4,)) == [
+        f"nerd sample synth --name {name} --size {size} --exclude orig  # the text self-training labels:"
+        " never the dev or test sentences" for name, size in (("rest", 32), ("spare", 32))]  # 48 less 16
+
 def test_prepare_makes_nested_subsets_and_names_the_missing_annotation_runs(project):  # noqa: F811
     sources = Sources(original="orig", curve_distilled="dist@run:dist-pool{size}")
     queue = jobs("curve", sources, preset="cpu", seeds=1, sizes=(4, 8))

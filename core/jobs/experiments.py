@@ -195,8 +195,8 @@ def prepare(store: Store, experiment: str, queue: list[Job], sources: Sources,
     human = store.corpora.subset_by_name(sources.original)
     dataset = next((d for d in store.corpora.datasets() if human and d.id == human.dataset_id), None)
     for subset in sorted(unlabelled - set(store.corpora.subset_names())):
-        size = (dataset.n_sentences - len(store.corpora.subset_sentence_ids(human.id))
-                if dataset and subset == sources.wide else 3000)
+        rest = dataset.n_sentences - len(store.corpora.subset_sentence_ids(human.id)) if dataset else 3000
+        size = rest if subset == sources.wide else min(3000, rest)
         needed.append(f"nerd sample {dataset.name if dataset else 'DATASET'} --name {subset} --size {size}"
                       f" --exclude {sources.original}  # the text self-training labels: never the dev or"
                       " test sentences")
