@@ -50,6 +50,13 @@ def test_the_student_labels_a_subset_with_its_confidence_and_resumes(project):
             assert second != label
             assert 0 <= second_confidence <= 1 and 0 < confidence <= 1
             assert confidence >= found["sentence"] - 1e-4  # the sentence is as sure as its least sure part
+        word = found["word"]  # the least sure word, where review opens
+        holder = [c for start, end, _, c, _, _ in found["entities"] if start <= word < end]
+        assert 0 <= word < len(answers[sid].tags)
+        if holder:  # inside an entity: the entity is exactly as sure as the sentence
+            assert abs(holder[0] - found["sentence"]) < 1e-4
+        else:
+            assert answers[sid].tags[word] == "O"
     session = ReviewSession(project, run)  # reviewable like any run
     assert len(session) == 16 and session.items[0].raw.startswith("{")
 
