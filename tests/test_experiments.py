@@ -218,7 +218,8 @@ def test_cli_curve_self_trains_from_the_human_runs_and_chooses_on_dev(project, t
     assert project.training.run(every).config["distilled_filter"] == "all"
     assert project.training.metrics(every)[0]["n_distilled"] == 6  # every labelled sentence first
     table = (tmp_path / "out" / "curve.md").read_text()
-    assert "| human sentences | recipe | seeds | dev F1 | test F1 |" in table
+    assert "| human sentences | recipe | seeds | dev F1 | dev Δ, paired with human | test F1 |" in table
+    assert "(one seed: cannot tell) |" in table  # self-training against human-only, on dev
     assert table.count("| chosen |") == 1  # one recipe a size, by dev F1
     assert "| 4/self-train-all | 4/human | cpu-1ep | 1 |" in table  # paired with its round 0
     args[5] = "human,self-train"  # a one-epoch student is 0.9 sure of nothing: said, not trained on
