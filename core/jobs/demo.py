@@ -109,7 +109,9 @@ class DemoOptions:
 FULL_SETTING = ("The full setting (20 epochs, bench/results/curve.md): human only 0.800 ± 0.004,"
                 " with the teacher (two stages) 0.798 ± 0.001 at 1,000 human sentences, so this"
                 " teacher adds nothing measurable there; at 250 human sentences it adds 2.9 points"
-                " (0.684 → 0.713).")
+                " (0.684 → 0.713). Self-training, the student labelling 3,000 other train sentences"
+                " and a fresh one learning from them first (bench/results/curve-self/curve.md, 3"
+                " seeds), adds 1.5 points at 1,000 (0.798 → 0.813) and 3.1 at 250, no LLM asked.")
 
 
 def run_demo(store: Store, data: Path, options: DemoOptions | None = None) -> Iterator[DemoEvent]:
