@@ -41,8 +41,10 @@ class ThresholdType(click.ParamType):
     name = "P|all"
 
     def convert(self, value, param, ctx) -> float | None:
-        if value is None or isinstance(value, float) or value == "all":
-            return None if value == "all" else value
+        if value is None or isinstance(value, float):
+            return value
+        if value == "all":
+            return None
         try:
             return float(value)
         except ValueError:

@@ -117,7 +117,7 @@ class ReviewScreen(NerdScreen):
         self.index = 0
         if keep is not None and self.session and keep in {i.id for i in self.session.items}:
             self.index = self.session.index_of(keep)
-        self.caret, self.message = Caret(self.current.opening() if self.current else 0), ""
+        self.caret, self.message = self.opening(), ""
         self.show()
 
     @property
@@ -125,6 +125,10 @@ class ReviewScreen(NerdScreen):
         if self.session is None or not self.session.items:
             return None
         return self.session.items[self.index]
+
+    def opening(self) -> Caret:
+        """The cursor a sentence opens with (`Item.opening`: the labeller's least sure word)."""
+        return Caret(self.current.opening() if self.current else 0)
 
     @property
     def selection(self) -> tuple[int, int]:
@@ -154,7 +158,7 @@ class ReviewScreen(NerdScreen):
             self.say(none)
             return
         self.index, self.message = index, ""
-        self.caret = Caret(self.current.opening() if self.current else 0)
+        self.caret = self.opening()
         self.query_one("#llm-pane", VerticalScroll).scroll_home(animate=False)
         self.show()
 
