@@ -16,8 +16,10 @@ until 1,000 sentences and training once (issue 29, step 5).
 Correction keys: the fewest keys the review screen allows from each sentence's pre-annotation
 to gold (`bench.review_plan.plan`, accept apart), computed from the runs as stored.
 
-`python -m bench.loop run --db DB` simulates (resumable: every step is a run of the project);
-`python -m bench.loop report --db DB` writes bench/results/loop.md and loop.png.
+`python -m bench.loop run --db DB [--self-train] [--until N]` simulates (resumable: every step
+is a run of the project; `--self-train` is `nerd loop --self-train`, `--until` stops reviewing
+sooner than 1,000); `python -m bench.loop report --db DB` writes bench/results/loop.md and
+loop.png (loop-self-train.md and .png for a loop that self-trains).
 """
 
 from __future__ import annotations
@@ -47,10 +49,29 @@ from core.teacher.runs import RunConfig
 NAME = "sim"
 POOL = "sim-pool"
 BATCH = 50
-UNTIL = 1000
+UNTIL = 1000  # the baseline's sentences, and the loop's unless told fewer
 SETTINGS = {"batch": BATCH, "pool": "original-1000"}
-TIMES = RESULTS / "loop-times.json"
-TRAIN_TIMES = RESULTS / "loop-train-times.json"  # the training step alone, a round
+
+
+SELF_TRAINING = (" The loop self-trains (`nerd loop --self-train`): once a round's student beats the"
+                 " teacher, the next round learns first for one epoch from that student's labels of the"
+                 " pool's sentences of no batch (held-out ones left out), then from the reviewed ones.")
+
+
+def output(store: Store) -> str:
+    """The results' name: loop, or loop-self-train for a loop that self-trains."""
+    found = store.loops.find(NAME)
+    return "loop-self-train" if found and found.config.get("self_train") else "loop"
+
+
+def times_file(store: Store, step: str = "") -> Path:
+    """Seconds a round: whole rounds, or one `step` of them (train: the training alone)."""
+    return RESULTS / f"{output(store)}{f'-{step}' if step else ''}-times.json"
+
+
+def read_times(store: Store, step: str = "") -> dict[str, float]:
+    file = times_file(store, step)
+    return json.loads(file.read_text()) if file.is_file() else {}
 
 
 def pool_subset(store: Store, extra: int = 2000) -> None:
@@ -100,22 +121,23 @@ def reviewed_so_far(store: Store) -> int:
                for r in rounds(store) if r.annotation_run_id)
 
 
-def simulate(store: Store) -> None:
-    """Rounds until UNTIL sentences are reviewed and a last round has trained on them all;
+def simulate(store: Store, self_train: bool = False, until: int = UNTIL) -> None:
+    """Rounds until `until` sentences are reviewed and a last round has trained on them all;
     resumable: a killed simulation goes on from the round it was in."""
     pool_subset(store)
-    times = json.loads(TIMES.read_text()) if TIMES.is_file() else {}
+    loop.open_loop(store, POOL, NAME, **SETTINGS, self_train=self_train or None)
+    times = read_times(store)
     while True:
         last = (rounds(store) or [None])[-1]
         waiting = last is not None and last.status == "ready"
         if waiting and not layers.reviewed_ids(store, last.annotation_run_id):
-            if reviewed_so_far(store) >= UNTIL:
+            if reviewed_so_far(store) >= until:
                 return
             review_to_gold(store, last.annotation_run_id)
             continue
         began = time.perf_counter()
         found, trained = [], []
-        for event in loop.advance(store, POOL, NAME, **SETTINGS):
+        for event in loop.advance(store, POOL, NAME):
             if isinstance(event, loop.RoundReady):
                 found.append(event)
             elif isinstance(event, Said) and ": training a student" in event.text:
@@ -124,11 +146,11 @@ def simulate(store: Store) -> None:
                 trained[1] = time.perf_counter()
         current = found[0].round
         times.setdefault(str(current.round), round(time.perf_counter() - began, 1))
-        TIMES.write_text(json.dumps(times))
+        times_file(store).write_text(json.dumps(times))
         if trained:
-            train_times = json.loads(TRAIN_TIMES.read_text()) if TRAIN_TIMES.is_file() else {}
+            train_times = read_times(store, "train")
             train_times.setdefault(str(current.round), round(trained[1] - trained[0], 1))
-            TRAIN_TIMES.write_text(json.dumps(train_times))
+            times_file(store, "train").write_text(json.dumps(train_times))
         f1 = f" test F1 {test_f1(store, current.training_run_id):.3f}" if current.training_run_id else ""
         print(f"round {current.round}: {current.labeller}, trained on {current.reviewed}{f1},"
               f" {times[str(current.round)]} s", flush=True)
@@ -152,10 +174,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("step", choices=["run", "baseline", "report"])
     parser.add_argument("--db", required=True)
+    parser.add_argument("--self-train", action="store_true", help="the loop self-trains (run)")
+    parser.add_argument("--until", type=int, default=UNTIL, help="sentences to review (run)")
     args = parser.parse_args()
     with Store(args.db) as store:
         if args.step == "run":
-            simulate(store)
+            simulate(store, args.self_train, args.until)
         elif args.step == "baseline":
             print("baseline student: run", baseline(store))
         else:
@@ -179,7 +203,7 @@ def correction_keys(store: Store, run: int, only: set[int] | None = None) -> dic
 
 
 def report(store: Store) -> None:
-    times = json.loads(TIMES.read_text()) if TIMES.is_file() else {}
+    times = read_times(store)
     rows, points, total, reviewed, entities = [], [], 0, 0, 0
     for found in rounds(store):
         if found.annotation_run_id is None:
@@ -214,10 +238,11 @@ def report(store: Store) -> None:
         f"`nerd loop` over {POOL} (distill-1000, then 2,000 more CoNLL train sentences outside"
         f" original-1000), batches of {BATCH}, reviewed to gold by an annotator who presses the fewest"
         " keys the review screen allows (`bench.review_plan.plan`, the `t` swap included where the"
-        " student labelled; accepting not counted), until 1,000 sentences are reviewed; then a last"
-        " round trains on them all. The teacher is the embedded Gemma 270M in the small-teacher"
+        f" student labelled; accepting not counted), until {reviewed:,} sentences are reviewed; then a"
+        " last round trains on them all." + (SELF_TRAINING if output(store) != "loop" else "")
+        + " The teacher is the embedded Gemma 270M in the small-teacher"
         " setting with original-1000 as its pool in both arms. One reviewed sentence in five is"
-        " held out (the loop's scoring), so the loop's students train on about 800 of the 1,000.\n\n"
+        " held out (the loop's scoring), so the loop's students train on about four in five.\n\n"
         "Each row is a round: the batch it pre-annotated and how many keys correcting it took; the"
         " round's student (trained on the sentences reviewed before it) scored on its held-out"
         " sentences and on conll-test. Seconds: the round's training, scoring, choosing and"
@@ -236,14 +261,14 @@ def report(store: Store) -> None:
             ["the loop (last round's student)", f"{reviewed:,}", f"{entities:,}", f"{total:,}",
              f"{total / max(reviewed, 1):.2f}", f"{total / max(entities, 1):.2f}", f"{last[1]:.3f}"]])
         + (f"\n\nBaseline keys{scaled}." if scaled else "") + "\n\n"
-        + targets(points, base_total, base_f1, times, rounds(store))
-        + "\n\n![F1 against correction keys](loop.png)\n")
-    write("loop.md", text)
-    plot(points, (base_total, base_f1))
+        + targets(points, base_total, base_f1, times, read_times(store, "train"), rounds(store))
+        + f"\n\n![F1 against correction keys]({output(store)}.png)\n")
+    write(f"{output(store)}.md", text)
+    plot(points, (base_total, base_f1), RESULTS / f"{output(store)}.png")
 
 
 def targets(points: list[tuple[int, float]], base_keys: int, base_f1: float | None,
-            times: dict[str, float], rounds_: list[LoopRound]) -> str:
+            times: dict[str, float], train_times: dict[str, float], rounds_: list[LoopRound]) -> str:
     """The issue's targets, met or not, with the numbers."""
     lines = []
     if base_f1 is not None:
@@ -258,7 +283,6 @@ def targets(points: list[tuple[int, float]], base_keys: int, base_f1: float | No
             lines.append(f"- F1 within half a point of the baseline ({base_f1:.3f}): not reached; the best"
                          f" round scored {best[1]:.3f} after {best[0]:,} keys"
                          f" ({best[0] / max(base_keys, 1):.2f} of the baseline's {base_keys:,}).")
-    train_times = json.loads(TRAIN_TIMES.read_text()) if TRAIN_TIMES.is_file() else {}
     upto = [(r.reviewed, train_times[str(r.round)]) for r in rounds_ if str(r.round) in train_times]
     small = [t for n, t in upto if n <= 500]
     if small:
@@ -270,7 +294,7 @@ def targets(points: list[tuple[int, float]], base_keys: int, base_f1: float | No
     return "\n".join(lines)
 
 
-def plot(points: list[tuple[int, float]], baseline: tuple[int, float | None]) -> None:
+def plot(points: list[tuple[int, float]], baseline: tuple[int, float | None], path: Path) -> None:
     figure = new_figure((6, 4))
     axes = figure.add_subplot()
     if points:
@@ -282,7 +306,7 @@ def plot(points: list[tuple[int, float]], baseline: tuple[int, float | None]) ->
     axes.set_xlabel("correction keys so far")
     axes.set_ylabel("conll-test F1")
     axes.legend(loc="lower right")
-    save_png(figure, RESULTS / "loop.png")
+    save_png(figure, path)
 
 
 if __name__ == "__main__":

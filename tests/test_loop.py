@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,11 @@ from core.data import corpora
 from core.data.conll import Sentence
 from core.jobs import loop
 from core.jobs.loop_report import loop_status, status_rows, working_minutes
+from core.store.loops import LoopRound
+from core.student import labeller
+from core.student.config import TrainConfig
+from core.student.training import train
+from core.teacher.runs import Started
 from tests.conftest import kill_when, synthetic
 from tui.cli import main
 
@@ -87,6 +93,49 @@ def test_rounds_train_on_reviews_score_held_out_and_pick_the_least_sure_batch(pr
     assert "round 3 stopped while choosing" in output
 
 
+@pytest.mark.model
+def test_with_self_training_a_round_learns_first_from_the_last_students_labels_of_the_rest(project):
+    """Rounds 0 and 1 as the loop leaves them (pre-annotated, reviewed; round 1's student beat
+    the teacher and read the rest to choose its batch); round 2 then trains on that student's
+    labels of the sentences of no batch, held-out ones left out, before the reviewed ones."""
+    store = project
+    student = train(store, TrainConfig(original=["orig"], schedule="pure-original", epochs=1, batch_size=8,
+                                       lr=5e-4, lr_schedule="constant", dev="", test=""), "first")
+    record = loop.open_loop(store, "dist", **SMALL, self_train=True)
+    ids = store.corpora.subset_sentence_ids(corpora.resolve_subset(store, "dist"))
+
+    def labelled(part: str, r: int, chosen: list[int]) -> tuple[int, int]:
+        name = loop.loop_subset(store, record, part, r, chosen)
+        events = labeller.label(store, name, str(student), name)
+        return corpora.resolve_subset(store, name), [e.run for e in events if isinstance(e, Started)][0]
+
+    batch0, run0 = labelled("batch-0", 0, ids[:6])
+    _, pool = labelled("pool-1", 1, ids[6:])
+    batch1, run1 = labelled("batch-1", 1, ids[6:12])
+    for run in (run0, run1):
+        review_to_gold(store, run)
+    store.loops.save_round(record.id, LoopRound(0, "ready", "teacher", batch_subset_id=batch0,
+                                                annotation_run_id=run0))
+    store.loops.save_round(record.id, LoopRound(1, "ready", "student", training_run_id=student,
+                                                batch_subset_id=batch1, annotation_run_id=run1, compared=1,
+                                                student_f1_compared=0.9, teacher_f1=0.5))
+    third = ready(loop.advance(store, "dist")).round
+    sentences = {s.id: s for s in corpora.subset_sentences(store, corpora.resolve_subset(store, "dist"))}
+    rest = [sid for sid in ids[12:] if not loop.held_out(sentences[sid], 2)]
+    assert rest and len(rest) < 4  # the held-out sentences of the rest never teach
+    config = store.training.run(third.training_run_id).config
+    assert config["distilled"] == [f"loop-dist-pseudo-2@run:{pool}"] and config["pretrain_epochs"] == 1
+    assert store.corpora.subset_sentence_ids(corpora.resolve_subset(store, "loop-dist-pseudo-2")) == rest
+    metrics = store.training.metrics(third.training_run_id)
+    assert (metrics[0]["n_distilled"], metrics[0]["n_original"]) == (len(rest), 0)
+    assert (metrics[-1]["n_distilled"], metrics[-1]["n_original"]) == (0, third.reviewed)
+
+    first, second = store.loops.rounds(record.id)[:2]
+    behind = replace(second, teacher_f1=0.95)  # had the teacher been better, no pseudo-labels yet
+    assert loop.pseudo_labelled(store, record, loop.LoopSettings(**SMALL, self_train=True), third,
+                                [first, behind]) is None  # not until the student leads
+
+
 @pytest.mark.llm
 @pytest.mark.model
 @pytest.mark.slow
@@ -126,6 +175,8 @@ def test_a_loop_keeps_its_settings_and_its_subset(project):
     assert loop.settings_of(made).batch == 8 and loop.settings_of(made).holdout == 5
     again = loop.open_loop(project, "dist", holdout=4)  # an option given later replaces its own
     assert (loop.settings_of(again).batch, loop.settings_of(again).holdout) == (8, 4)
+    assert not loop.settings_of(again).self_train  # off unless asked
+    assert loop.settings_of(loop.open_loop(project, "dist", self_train=True)).self_train
     with pytest.raises(loop.LoopError, match="loop 'loop-dist' runs over subset dist, not orig"):
         loop.open_loop(project, "orig", name="loop-dist")
 

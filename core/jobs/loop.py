@@ -14,6 +14,10 @@ and stops there. Every step is a run or a subset of its own, recorded in the rou
   student once it beats the teacher on at least `compared` held-out sentences the teacher
   labelled) pre-annotates it; (ready) the batch waits for a person.
 
+With `self_train`, once a round's student beats the teacher, the next round first learns for
+one epoch from its labels of the unreviewed sentences (made anyway to choose its batch), then
+from the reviewed ones: self-training inside the loop (issue 30: +3.1 F1 at 250 human sentences).
+
 One reviewed sentence in `holdout` (a hash of its tokens, so the same in every round and every
 copy of the project, and a sentence that occurs twice is held out both times) is never trained
 on, by any round, and never a teacher's example: it scores.
@@ -72,6 +76,12 @@ class LoopSettings:
     prompt: str = "standard"
     pool: str = ""  # a labelled subset for the teacher's examples besides the reviewed sentences
     encoder: str = ""  # round 1's starting point (default the embedded MiniLM)
+    self_train: bool = False  # a round learns first from the last student's labels of the rest
+
+
+# Epochs a round spends on the last student's labels before the reviewed sentences: one, since
+# every round warm-starts from the last and so adds a pass; it keeps a round under 3 minutes.
+SELF_TRAIN_EPOCHS = 1
 
 
 def round_epochs(sentences: int) -> int:
@@ -208,12 +218,17 @@ def run_round(store: Store, loop: LoopRecord, settings: LoopSettings, current: L
 def train_round(store: Store, loop: LoopRecord, settings: LoopSettings, current: LoopRound,
                 earlier: list[LoopRound]) -> Generator[LoopEvent, None, LoopRound]:
     previous = student_folder(store, earlier)
+    pseudo = pseudo_labelled(store, loop, settings, current, earlier) if settings.self_train else None
     config = presets.config("cpu", original=trained_on(store, current, earlier), schedule="pure-original",
                             dev="", test="", epochs=settings.epochs or round_epochs(current.reviewed),
-                            encoder=str(previous) if previous else settings.encoder)
+                            encoder=str(previous) if previous else settings.encoder,
+                            distilled=[pseudo[0]] if pseudo else None,
+                            pretrain_epochs=SELF_TRAIN_EPOCHS if pseudo else None)
     start_from = "the previous round's student" if previous else "the encoder"
+    first = (f"; first {SELF_TRAIN_EPOCHS} epoch on its labels of {pseudo[1]} unreviewed sentences"
+             if pseudo else "")
     yield Said(f"round {current.round}: training a student on {current.reviewed} reviewed sentences"
-               f" ({config.epochs} epochs, from {start_from})")
+               f" ({config.epochs} epochs, from {start_from}{first})")
     try:
         ended = yield from steps.training(f"round {current.round}: train",
                                           train_epochs(store, config, f"{loop.name}/round-{current.round}"))
@@ -248,6 +263,37 @@ def student_folder(store: Store, rounds: list[LoopRound]) -> Path | None:
             run = store.training.run(found.training_run_id)
             return Path(run.checkpoint_dir or "") / "model"
     return None
+
+
+def pseudo_labelled(store: Store, loop: LoopRecord, settings: LoopSettings, current: LoopRound,
+                    earlier: list[LoopRound]) -> tuple[str, int] | None:
+    """SUBSET@run:N and its size: the last round's student's labels of the sentences of no batch,
+    made when it chose its batch, held-out ones left out (by their hash, so a sentence that is
+    reviewed later and held out never taught a student); None until that student beat the teacher."""
+    last = earlier[-1] if earlier else None
+    if last is None or last.training_run_id is None or not student_leads(last, settings):
+        return None
+    run = store.annotations.find(pool_name(loop, last.round))
+    if run is None:
+        return None
+    taken = batched(store, earlier)
+    pool = store.corpora.subset_by_name(pool_name(loop, last.round))
+    ids = [s.id for s in store.corpora.subset_sentences(pool.id)
+           if s.id not in taken and not held_out(s, settings.holdout)]
+    if not ids:
+        return None
+    return f"{loop_subset(store, loop, f'pseudo-{current.round}', current.round, ids)}@run:{run}", len(ids)
+
+
+def pool_name(loop: LoopRecord, r: int) -> str:
+    """The subset (and the student's annotation run) of what round `r`'s student read to choose."""
+    return f"{loop.name}-pool-{r}"
+
+
+def batched(store: Store, rounds: list[LoopRound]) -> set[int]:
+    """The sentences already in a batch of these rounds."""
+    return {sid for r in rounds if r.batch_subset_id
+            for sid in store.corpora.subset_sentence_ids(r.batch_subset_id)}
 
 
 def reviewed_sentences(store: Store, rounds: list[LoopRound]) -> list[tuple[StoredSentence, LoopRound]]:
@@ -296,8 +342,7 @@ def score_line(found: LoopRound, settings: LoopSettings) -> str:
 def choose_batch(store: Store, loop: LoopRecord, settings: LoopSettings, current: LoopRound,
                  earlier: list[LoopRound]) -> Generator[LoopEvent, None, LoopRound]:
     """The sentences of no batch yet that the student is least sure of (round 0: the first ones)."""
-    taken = {sid for r in earlier if r.batch_subset_id
-             for sid in store.corpora.subset_sentence_ids(r.batch_subset_id)}
+    taken = batched(store, earlier)
     left = [sid for sid in store.corpora.subset_sentence_ids(loop.subset_id) if sid not in taken]
     source = store.corpora.subset(loop.subset_id)
     if not left:
@@ -307,7 +352,7 @@ def choose_batch(store: Store, loop: LoopRecord, settings: LoopSettings, current
     if current.training_run_id is None:
         chosen = left[: settings.batch]
     else:
-        pool = loop_subset(store, loop, f"pool-{current.round}", current.round, left)
+        pool = loop_subset(store, loop, f"pool-{current.round}", current.round, left)  # = pool_name
         run, _ = yield from steps.annotation(
             f"round {current.round}: the student reads {len(left)} sentences",
             labeller.label(store, pool, str(current.training_run_id), pool))

@@ -36,6 +36,9 @@ from tui.shell import db_option, main, open_store, out
 @click.option("--pool", default=None,
               help="A labelled subset for the teacher's examples, besides the sentences reviewed so far.")
 @click.option("--encoder", default=None, help="Round 1's starting checkpoint (default: the embedded MiniLM).")
+@click.option("--self-train/--no-self-train", default=None,
+              help="Once the student beats the teacher, each round learns first from its labels of the"
+              " unreviewed sentences, then from the reviewed ones (first time: off).")
 @db_option
 def loop_command(subset: str, show: bool, name: str, db: Path | None, **given: object) -> None:
     """Move the loop over SUBSET on to its next batch to review: the teacher labels the first;
