@@ -52,6 +52,18 @@ def gelu_ranges(fp32_bundle: Path, calibration: list[list[str]], percentile: flo
     `percentile`; every other tensor keeps its MinMax range, since BERT's residual stream has
     outlier features that a percentile would cut."""
     import numpy as np
+
+    ranges = {}
+    for name, parts in gelu_outputs(fp32_bundle, calibration).items():
+        flat = np.concatenate(parts).ravel()
+        top = np.percentile(flat, percentile)
+        ranges[name] = [{"rmin": np.float32(flat.min()), "rmax": np.float32(top)}]  # numpy: ORT's maths
+    return ranges
+
+
+def gelu_outputs(fp32_bundle: Path, calibration: list[list[str]]) -> dict[str, list]:
+    """Each GELU output (a feed-forward output's input) over the real words of `calibration`
+    (no padding): a list of arrays of shape (words, channels) by tensor name."""
     import onnx
     import onnxruntime as ort
 
@@ -64,17 +76,47 @@ def gelu_ranges(fp32_bundle: Path, calibration: list[list[str]], percentile: flo
     names = [node.input[0] for node in model.graph.node if node.name in chosen]
     model.graph.output.extend(onnx.ValueInfoProto(name=name) for name in names)
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    values: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    values: dict[str, list] = {name: [] for name in names}
     for feed in Calibration(Tagger(fp32_bundle), calibration).feeds:
         real = feed["attention_mask"].astype(bool)
         for name, found in zip(names, session.run(names, feed), strict=True):
-            values[name].append(found[real].ravel())
-    ranges = {}
-    for name, parts in values.items():
-        flat = np.concatenate(parts)
-        top = np.percentile(flat, percentile)
-        ranges[name] = [{"rmin": np.float32(flat.min()), "rmax": np.float32(top)}]  # numpy: ORT's maths
-    return ranges
+            values[name].append(found[real])
+    return values
+
+
+def smoothed(fp32_bundle: Path, out: Path, calibration: list[list[str]], alpha: float = 0.5) -> None:
+    """A copy of the fp32 bundle with SmoothQuant's per-channel scales on every feed-forward output
+    (Xiao et al. 2023): GELU output channel j is divided by s_j = max|X_j|^alpha / max|W_j|^(1-alpha)
+    (a Mul before the MatMul; a GELU can't absorb it) and weight row j multiplied by it, so the
+    product is unchanged and a per-tensor int8 scale no longer has to span a few outlier channels."""
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    from models.onnx_export import after_activation
+
+    shutil.copytree(fp32_bundle, out)
+    fp32 = fp32_bundle / "model.onnx"
+    model = onnx.load(str(fp32))
+    weights = {w.name: w for w in model.graph.initializer}
+    peaks = {name: np.abs(np.concatenate(parts)).max(axis=0)
+             for name, parts in gelu_outputs(fp32_bundle, calibration).items()}
+    chosen = set(after_activation(fp32))
+    nodes = []
+    for node in [onnx.NodeProto.FromString(n.SerializeToString()) for n in model.graph.node]:
+        if node.name in chosen:
+            weight = numpy_helper.to_array(weights[node.input[1]])  # (channels in, channels out)
+            scale = (np.maximum(peaks[node.input[0]], 1e-5) ** alpha
+                     / np.maximum(np.abs(weight).max(axis=1), 1e-5) ** (1 - alpha)).astype(np.float32)
+            weights[node.input[1]].CopyFrom(numpy_helper.from_array(weight * scale[:, None], node.input[1]))
+            inverse, smooth = f"{node.name}_smooth_inverse", f"{node.input[0]}_smooth"
+            model.graph.initializer.append(numpy_helper.from_array((1 / scale).astype(np.float32), inverse))
+            nodes.append(helper.make_node("Mul", [node.input[0], inverse], [smooth], f"{node.name}_smooth"))
+            node.input[0] = smooth
+        nodes.append(node)
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    onnx.save(model, str(out / "model.onnx"))
 
 
 def static_variant(fp32_bundle: Path, out: Path, calibration: list[list[str]], *, operator_format: bool,
@@ -105,6 +147,15 @@ def static_variant(fp32_bundle: Path, out: Path, calibration: list[list[str]], *
                                    if gelu_percentile else {}})
 
 
+def smoothed_variant(fp32_bundle: Path, out: Path, calibration: list[list[str]], alpha: float,
+                     operator_format: bool) -> None:
+    """Every dense layer static int8 over the SmoothQuant copy (`smoothed`)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        smoothed(fp32_bundle, Path(tmp) / "smooth", calibration, alpha)
+        static_variant(Path(tmp) / "smooth", out, calibration, operator_format=operator_format,
+                       every_matmul=True)
+
+
 def dynamic_variant(fp32_bundle: Path, out: Path) -> None:
     """The scheme before issue 16: each activation's scale set over the whole padded batch."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -116,6 +167,8 @@ def dynamic_variant(fp32_bundle: Path, out: Path) -> None:
 
 def main() -> None:
     parser = checkpoint_arguments()
+    parser.add_argument("--only", default="", help="measure fp32 and the variants whose name has this")
+    parser.add_argument("--out", default="int8-variants.md", help="results file (in bench/results)")
     parser.add_argument("--agreement-sentences", type=int, default=1000,
                         help="test sentences tagged alone and in batches of 32 for each variant")
     args = parser.parse_args()
@@ -163,7 +216,12 @@ def main() -> None:
              lambda out: static_variant(fp32, out, calibration, operator_format=True, every_matmul=True,
                                         gelu_percentile=99.99)),
             ("dynamic int8 (before issue 16)", lambda out: dynamic_variant(fp32, out)),
+            *[(f"static {form}, every dense layer, SmoothQuant alpha {alpha} on the FFN output",
+               lambda out, alpha=alpha, form=form: smoothed_variant(fp32, out, calibration, alpha,
+                                                                    form == "QOperator"))
+              for alpha in (0.5, 0.8) for form in ("QDQ", "QOperator")],
         ]
+        variants = [v for v in variants if v[1] is None or args.only in v[0]]
         wall, _, f1 = pipeline_eval(checkpoint, test)
         pipeline = (wall, f1)
         print(f"pipeline: {wall:.2f} s, F1 {pipeline[1]:.4f}")
@@ -189,7 +247,7 @@ def main() -> None:
                  f" | {f1:.4f} | {(f1 - base_f1) * 100:+.2f} | {agree:.2%} |\n")
     text += (f"\n×8 over the pipeline means {pipeline[0] / 8:.2f} s end to end here: int8 would have to"
              f" run ×{8 * base_wall / pipeline[0]:.2f} as fast as fp32 ({base_wall:.2f} s).\n")
-    write("int8-variants.md", text)
+    write(args.out, text)
 
 
 if __name__ == "__main__":
