@@ -58,19 +58,28 @@ SELF_TRAINING = (" The loop self-trains (`nerd loop --self-train`): once a round
                  " pool's sentences of no batch (held-out ones left out), then from the reviewed ones.")
 
 
-def output(store: Store) -> str:
-    """The results' name: loop, or loop-self-train for a loop that self-trains."""
-    found = store.loops.find(NAME)
-    return "loop-self-train" if found and found.config.get("self_train") else "loop"
+CHOICE = {"least-sure": " Each batch is the sentences the round's student is least sure of.",
+          "in-order": " Each batch is the next sentences in order (the student still pre-annotates).",
+          "mixed": " Each batch is half the sentences the round's student is least sure of, half the"
+                   " next in order."}
 
 
-def times_file(store: Store, step: str = "") -> Path:
+def output(store: Store, name: str = NAME) -> str:
+    """The results' name: loop, then -self-train for a loop that self-trains and its batch choice
+    when not the least sure (loop-self-train-in-order)."""
+    found = store.loops.find(name)
+    settings = loop.settings_of(found) if found else loop.LoopSettings()
+    return "-".join(["loop", *(["self-train"] if settings.self_train else []),
+                     *([settings.choose] if settings.choose != "least-sure" else [])])
+
+
+def times_file(store: Store, name: str = NAME, step: str = "") -> Path:
     """Seconds a round: whole rounds, or one `step` of them (train: the training alone)."""
-    return RESULTS / f"{output(store)}{f'-{step}' if step else ''}-times.json"
+    return RESULTS / f"{output(store, name)}{f'-{step}' if step else ''}-times.json"
 
 
-def read_times(store: Store, step: str = "") -> dict[str, float]:
-    file = times_file(store, step)
+def read_times(store: Store, name: str = NAME, step: str = "") -> dict[str, float]:
+    file = times_file(store, name, step)
     return json.loads(file.read_text()) if file.is_file() else {}
 
 
@@ -111,33 +120,33 @@ def review_to_gold(store: Store, run: int, count: int | None = None) -> int:
     return session.reviewed
 
 
-def rounds(store: Store) -> list[LoopRound]:
-    found = store.loops.find(NAME)
+def rounds(store: Store, name: str = NAME) -> list[LoopRound]:
+    found = store.loops.find(name)
     return store.loops.rounds(found.id) if found else []
 
 
-def reviewed_so_far(store: Store) -> int:
+def reviewed_so_far(store: Store, name: str = NAME) -> int:
     return sum(len(layers.reviewed_ids(store, r.annotation_run_id))
-               for r in rounds(store) if r.annotation_run_id)
+               for r in rounds(store, name) if r.annotation_run_id)
 
 
-def simulate(store: Store, self_train: bool = False, until: int = UNTIL) -> None:
+def simulate(store: Store, name: str = NAME, until: int = UNTIL, **settings: object) -> None:
     """Rounds until `until` sentences are reviewed and a last round has trained on them all;
     resumable: a killed simulation goes on from the round it was in."""
     pool_subset(store)
-    loop.open_loop(store, POOL, NAME, **SETTINGS, self_train=self_train or None)
-    times = read_times(store)
+    loop.open_loop(store, POOL, name, **SETTINGS, **settings)
+    times = read_times(store, name)
     while True:
-        last = (rounds(store) or [None])[-1]
+        last = (rounds(store, name) or [None])[-1]
         waiting = last is not None and last.status == "ready"
         if waiting and not layers.reviewed_ids(store, last.annotation_run_id):
-            if reviewed_so_far(store) >= until:
+            if reviewed_so_far(store, name) >= until:
                 return
             review_to_gold(store, last.annotation_run_id)
             continue
         began = time.perf_counter()
         found, trained = [], []
-        for event in loop.advance(store, POOL, NAME):
+        for event in loop.advance(store, POOL, name):
             if isinstance(event, loop.RoundReady):
                 found.append(event)
             elif isinstance(event, Said) and ": training a student" in event.text:
@@ -146,11 +155,11 @@ def simulate(store: Store, self_train: bool = False, until: int = UNTIL) -> None
                 trained[1] = time.perf_counter()
         current = found[0].round
         times.setdefault(str(current.round), round(time.perf_counter() - began, 1))
-        times_file(store).write_text(json.dumps(times))
+        times_file(store, name).write_text(json.dumps(times))
         if trained:
-            train_times = read_times(store, "train")
+            train_times = read_times(store, name, "train")
             train_times.setdefault(str(current.round), round(trained[1] - trained[0], 1))
-            times_file(store, "train").write_text(json.dumps(train_times))
+            times_file(store, name, "train").write_text(json.dumps(train_times))
         f1 = f" test F1 {test_f1(store, current.training_run_id):.3f}" if current.training_run_id else ""
         print(f"round {current.round}: {current.labeller}, trained on {current.reviewed}{f1},"
               f" {times[str(current.round)]} s", flush=True)
@@ -174,16 +183,19 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("step", choices=["run", "baseline", "report"])
     parser.add_argument("--db", required=True)
+    parser.add_argument("--name", default=NAME, help="the loop (one a setting to compare)")
     parser.add_argument("--self-train", action="store_true", help="the loop self-trains (run)")
+    parser.add_argument("--choose", choices=loop.CHOICES, default=None, help="its batch choice (run)")
     parser.add_argument("--until", type=int, default=UNTIL, help="sentences to review (run)")
     args = parser.parse_args()
     with Store(args.db) as store:
         if args.step == "run":
-            simulate(store, args.self_train, args.until)
+            simulate(store, args.name, args.until, self_train=args.self_train or None,
+                     choose=args.choose)
         elif args.step == "baseline":
             print("baseline student: run", baseline(store))
         else:
-            report(store)
+            report(store, args.name)
 
 
 def gold_entities(store: Store, run: int, only: set[int] | None = None) -> int:
@@ -202,10 +214,10 @@ def correction_keys(store: Store, run: int, only: set[int] | None = None) -> dic
     return out
 
 
-def report(store: Store) -> None:
-    times = read_times(store)
+def report(store: Store, name: str = NAME) -> None:
+    times = read_times(store, name)
     rows, points, total, reviewed, entities = [], [], 0, 0, 0
-    for found in rounds(store):
+    for found in rounds(store, name):
         if found.annotation_run_id is None:
             continue
         done = layers.reviewed_ids(store, found.annotation_run_id)
@@ -239,7 +251,8 @@ def report(store: Store) -> None:
         f" original-1000), batches of {BATCH}, reviewed to gold by an annotator who presses the fewest"
         " keys the review screen allows (`bench.review_plan.plan`, the `t` swap included where the"
         f" student labelled; accepting not counted), until {reviewed:,} sentences are reviewed; then a"
-        " last round trains on them all." + (SELF_TRAINING if output(store) != "loop" else "")
+        " last round trains on them all." + (SELF_TRAINING if "self-train" in output(store, name) else "")
+        + CHOICE[loop.settings_of(store.loops.find(name)).choose]
         + " The teacher is the embedded Gemma 270M in the small-teacher"
         " setting with original-1000 as its pool in both arms. One reviewed sentence in five is"
         " held out (the loop's scoring), so the loop's students train on about four in five.\n\n"
@@ -261,10 +274,10 @@ def report(store: Store) -> None:
             ["the loop (last round's student)", f"{reviewed:,}", f"{entities:,}", f"{total:,}",
              f"{total / max(reviewed, 1):.2f}", f"{total / max(entities, 1):.2f}", f"{last[1]:.3f}"]])
         + (f"\n\nBaseline keys{scaled}." if scaled else "") + "\n\n"
-        + targets(points, base_total, base_f1, times, read_times(store, "train"), rounds(store))
-        + f"\n\n![F1 against correction keys]({output(store)}.png)\n")
-    write(f"{output(store)}.md", text)
-    plot(points, (base_total, base_f1), RESULTS / f"{output(store)}.png")
+        + targets(points, base_total, base_f1, times, read_times(store, name, "train"), rounds(store, name))
+        + f"\n\n![F1 against correction keys]({output(store, name)}.png)\n")
+    write(f"{output(store, name)}.md", text)
+    plot(points, (base_total, base_f1), RESULTS / f"{output(store, name)}.png")
 
 
 def targets(points: list[tuple[int, float]], base_keys: int, base_f1: float | None,

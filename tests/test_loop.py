@@ -164,6 +164,7 @@ def test_a_loop_killed_while_training_loses_no_review_and_resumes(project):
     ({"batch": 0}, "--batch 0: give 1 or more"),
     ({"holdout": 1}, "--holdout 1: give 2 or more"),
     ({"compared": 0}, "--compared 0: give 1 or more"),
+    ({"choose": "random"}, "--choose random: give one of least-sure, in-order, mixed"),
 ])
 def test_bad_settings_are_one_error_line(project, given, message):
     with pytest.raises(loop.LoopError, match=message):
@@ -193,6 +194,16 @@ def test_held_out_is_a_fixed_share_decided_by_the_words_alone():
     assert 0.12 < len(held) / len(sentences) < 0.28
     same_words = [Sentence(list(s.tokens), ["O"] * len(s.tokens)) for s in sentences]
     assert [loop.held_out(s, 5) for s in same_words] == [loop.held_out(s, 5) for s in sentences]
+
+
+def test_a_batch_is_the_least_sure_the_next_in_order_or_half_of_each():
+    left = [10, 11, 12, 13, 14, 15]
+    sure = {10: {"sentence": 0.9}, 11: {"sentence": 0.2}, 12: {"sentence": 0.99}, 13: {"sentence": 0.5},
+            14: {"sentence": 0.1}, 15: {"sentence": 0.95}}
+    assert loop.batch_of(left, sure, loop.LoopSettings(batch=4)) == [14, 11, 13, 10]
+    assert loop.batch_of(left, sure, loop.LoopSettings(batch=4, choose="in-order")) == [10, 11, 12, 13]
+    assert loop.batch_of(left, sure, loop.LoopSettings(batch=4, choose="mixed")) == [11, 14, 10, 12]
+    assert loop.batch_of(left[:3], sure, loop.LoopSettings(batch=4, choose="mixed")) == [10, 11, 12]
 
 
 def test_round_epochs_see_about_3000_sentences_within_3_to_20():

@@ -10,7 +10,8 @@ and stops there. Every step is a run or a subset of its own, recorded in the rou
 - round 0: the first `batch` sentences, labelled by the teacher;
 - round R > 0: (training) a student on every reviewed, non-held-out sentence so far, warm-started
   from round R-1's, then scored with the teacher on the held-out reviewed sentences; (choosing)
-  the batch, the sentences the student is least sure of; (labelling) the round's labeller (the
+  the batch, the sentences the student is least sure of (`choose`: or the next in order, or
+  half of each); (labelling) the round's labeller (the
   student once it beats the teacher on at least `compared` held-out sentences the teacher
   labelled) pre-annotates it; (ready) the batch waits for a person.
 
@@ -77,6 +78,10 @@ class LoopSettings:
     pool: str = ""  # a labelled subset for the teacher's examples besides the reviewed sentences
     encoder: str = ""  # round 1's starting point (default the embedded MiniLM)
     self_train: bool = False  # a round learns first from the last student's labels of the rest
+    choose: str = "least-sure"  # the next batch: least-sure, in-order, or mixed (half of each)
+
+
+CHOICES = ("least-sure", "in-order", "mixed")
 
 
 # Epochs a round spends on the last student's labels before the reviewed sentences: one, since
@@ -146,6 +151,8 @@ def check(settings: LoopSettings) -> None:
                                  ("--compared", settings.compared, 1), ("--epochs", settings.epochs, 0)):
         if value < least:
             raise LoopError(f"{option} {value}: give {least} or more")
+    if settings.choose not in CHOICES:
+        raise LoopError(f"--choose {settings.choose}: give one of {', '.join(CHOICES)}")
 
 
 def advance(store: Store, subset: str, name: str = "", connection: Connection | None = None,
@@ -341,7 +348,9 @@ def score_line(found: LoopRound, settings: LoopSettings) -> str:
 
 def choose_batch(store: Store, loop: LoopRecord, settings: LoopSettings, current: LoopRound,
                  earlier: list[LoopRound]) -> Generator[LoopEvent, None, LoopRound]:
-    """The sentences of no batch yet that the student is least sure of (round 0: the first ones)."""
+    """The round's batch among the sentences of no batch yet (round 0: the first ones): those the
+    student is least sure of, the next in order, or half of each (`settings.choose`). The student
+    reads them all in any case: its sure sentences rank, and its labels self-train."""
     taken = batched(store, earlier)
     left = [sid for sid in store.corpora.subset_sentence_ids(loop.subset_id) if sid not in taken]
     source = store.corpora.subset(loop.subset_id)
@@ -356,14 +365,24 @@ def choose_batch(store: Store, loop: LoopRecord, settings: LoopSettings, current
         run, _ = yield from steps.annotation(
             f"round {current.round}: the student reads {len(left)} sentences",
             labeller.label(store, pool, str(current.training_run_id), pool))
-        sure = store.annotations.scores(run)
-        chosen = sorted(left, key=lambda sid: sure.get(sid, {}).get("sentence", 1.0))[: settings.batch]
+        chosen = batch_of(left, store.annotations.scores(run), settings)
     batch = corpora.resolve_subset(store, loop_subset(store, loop, f"batch-{current.round}", current.round,
                                                       chosen))
     labeller_name = STUDENT if student_leads(current, settings) else TEACHER
     current = replace(current, status="labelling", labeller=labeller_name, batch_subset_id=batch)
     store.loops.save_round(loop.id, current)
     return current
+
+
+def batch_of(left: list[int], sure: dict[int, dict], settings: LoopSettings) -> list[int]:
+    """`settings.batch` of the `left` sentences (in order), chosen by `settings.choose` from the
+    student's confidences: the least sure cost the most keys a sentence and teach the most."""
+    unsure = sorted(left, key=lambda sid: sure.get(sid, {}).get("sentence", 1.0))
+    if settings.choose == "least-sure":
+        return unsure[: settings.batch]
+    first = set(unsure[: settings.batch // 2]) if settings.choose == "mixed" else set()
+    return [*(sid for sid in left if sid in first),
+            *[sid for sid in left if sid not in first][: settings.batch - len(first)]]
 
 
 def label_batch(store: Store, loop: LoopRecord, settings: LoopSettings, current: LoopRound,
