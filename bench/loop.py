@@ -259,7 +259,8 @@ def report(store: Store, name: str = NAME) -> None:
         "Each row is a round: the batch it pre-annotated and how many keys correcting it took; the"
         " round's student (trained on the sentences reviewed before it) scored on its held-out"
         " sentences and on conll-test. Seconds: the round's training, scoring, choosing and"
-        " labelling (not the conll-test scoring).\n\n"
+        " labelling (not the conll-test scoring); a teacher round that asks what the baseline's teacher"
+        " already asked (round 0, when the baseline ran first) reads its answers from the cache.\n\n"
         + markdown_table(["round", "labeller", "reviewed before", "trained on", "held-out F1",
                           "teacher held-out (n)", "test F1", "batch reviewed", "its gold entities",
                           "keys/sentence", "keys before", "seconds"], rows)
