@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.common import RESULTS, header, write
@@ -181,9 +182,10 @@ def baseline(store: Store) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("step", choices=["run", "baseline", "report"])
+    parser.add_argument("step", choices=["run", "baseline", "report", "compare"])
     parser.add_argument("--db", required=True)
     parser.add_argument("--name", default=NAME, help="the loop (one a setting to compare)")
+    parser.add_argument("--names", default=NAME, help="compare: the loops, comma-separated")
     parser.add_argument("--self-train", action="store_true", help="the loop self-trains (run)")
     parser.add_argument("--choose", choices=loop.CHOICES, default=None, help="its batch choice (run)")
     parser.add_argument("--until", type=int, default=UNTIL, help="sentences to review (run)")
@@ -194,6 +196,8 @@ def main() -> None:
                      choose=args.choose)
         elif args.step == "baseline":
             print("baseline student: run", baseline(store))
+        elif args.step == "compare":
+            compare(store, args.names.split(","))
         else:
             report(store, args.name)
 
@@ -214,35 +218,87 @@ def correction_keys(store: Store, run: int, only: set[int] | None = None) -> dic
     return out
 
 
-def report(store: Store, name: str = NAME) -> None:
-    times = read_times(store, name)
-    rows, points, total, reviewed, entities = [], [], 0, 0, 0
+@dataclass(frozen=True)
+class Reviewed:
+    """A round as the simulated annotator met it: its batch's keys and the round's student."""
+
+    round: LoopRound
+    sentences: int  # of its batch, reviewed
+    keys: int  # correcting them
+    entities: int  # gold entities in them
+    f1: float | None  # the round's student on conll-test
+    keys_before: int  # correction keys of every earlier batch
+    reviewed_before: int
+
+
+def reviewed_rounds(store: Store, name: str = NAME) -> list[Reviewed]:
+    out: list[Reviewed] = []
     for found in rounds(store, name):
         if found.annotation_run_id is None:
             continue
         done = layers.reviewed_ids(store, found.annotation_run_id)
         keys = correction_keys(store, found.annotation_run_id, done)
-        batch_entities = gold_entities(store, found.annotation_run_id, done)
-        f1 = test_f1(store, found.training_run_id) if found.training_run_id else None
-        if f1 is not None:
-            points.append((total, f1))
-        rows.append([str(found.round), found.labeller, str(reviewed), str(found.reviewed or "-"),
-                     f"{found.student_f1:.3f}" if found.student_f1 is not None else "-",
-                     f"{found.teacher_f1:.3f} ({found.compared})" if found.compared else "-",
-                     f"{f1:.3f}" if f1 is not None else "-", str(len(done)),
-                     str(batch_entities),
-                     f"{sum(keys.values()) / max(len(keys), 1):.2f}" if keys else "-", str(total),
-                     str(times.get(str(found.round), "-"))])
-        total += sum(keys.values())
-        reviewed += len(done)
-        entities += batch_entities
+        out.append(Reviewed(found, len(done), sum(keys.values()),
+                            gold_entities(store, found.annotation_run_id, done),
+                            test_f1(store, found.training_run_id) if found.training_run_id else None,
+                            sum(r.keys for r in out), sum(r.sentences for r in out)))
+    return out
+
+
+def baseline_numbers(store: Store) -> tuple[dict[int, int], int, int, float | None]:
+    """The baseline's keys by sentence, its gold entities, its keys for all 1,000 sentences (a
+    teacher stopped early: its keys a sentence times 1,000) and its student's test F1."""
     teacher = store.annotations.find("baseline-teacher")
     base_keys = correction_keys(store, teacher) if teacher else {}
     base_entities = gold_entities(store, teacher, set(base_keys)) if teacher else 0
-    # A teacher stopped early: its keys per sentence on what it labelled, times the 1,000.
     base_total = round(sum(base_keys.values()) * UNTIL / max(len(base_keys), 1))
     base_run = store.training.finished_named("sim-baseline")
-    base_f1 = test_f1(store, base_run) if base_run else None
+    return base_keys, base_entities, base_total, test_f1(store, base_run) if base_run else None
+
+
+def compare(store: Store, names: list[str]) -> None:
+    """The loops side by side (bench/results/loop-compare.md and .png): what each setting's
+    keys bought, against the same baseline."""
+    _, _, base_total, base_f1 = baseline_numbers(store)
+    curves, rows = {}, []
+    for name in names:
+        found = reviewed_rounds(store, name)
+        settings = loop.settings_of(store.loops.find(name))
+        points = [(r.keys_before, r.f1) for r in found if r.f1 is not None]
+        curves[output(store, name)] = points
+        reached = next(((k, f) for k, f in points if base_f1 is not None and f >= base_f1 - 0.005), None)
+        within = [f for k, f in points if k <= base_total / 2]
+        rows.append([output(store, name), settings.choose, "yes" if settings.self_train else "no",
+                     f"{sum(r.sentences for r in found):,}", f"{sum(r.keys for r in found):,}",
+                     f"{points[-1][1]:.3f}" if points else "-",
+                     f"{reached[0]:,} ({reached[0] / base_total:.2f})" if reached else "not reached",
+                     f"{max(within):.3f}" if within else "-"])
+    text = header("The loop's settings side by side: correction keys and F1, simulated on CoNLL-2003")
+    text += (f"Each loop as in its own results file (loop-*.md): batches of {BATCH} over {POOL}, reviewed"
+             " to gold with the fewest keys, one reviewed sentence in five held out. Baseline: the"
+             f" teacher's pre-annotations of distill-1000 corrected in order, {base_total:,} keys, test F1"
+             f" {base_f1:.3f} after one training on the 1,000.\n\n" if base_f1 is not None else "\n")
+    text += markdown_table(["loop", "batches", "self-trains", "sentences reviewed", "correction keys",
+                            "last round's test F1", "keys to the baseline's F1 less 0.5 (share)",
+                            "best test F1 within half the baseline's keys"], rows)
+    text += "\n\n![F1 against correction keys](loop-compare.png)\n"
+    write("loop-compare.md", text)
+    plot(curves, (base_total, base_f1), RESULTS / "loop-compare.png")
+
+
+def report(store: Store, name: str = NAME) -> None:
+    times = read_times(store, name)
+    found = reviewed_rounds(store, name)
+    points = [(r.keys_before, r.f1) for r in found if r.f1 is not None]
+    rows = [[str(r.round.round), r.round.labeller, str(r.reviewed_before), str(r.round.reviewed or "-"),
+             f"{r.round.student_f1:.3f}" if r.round.student_f1 is not None else "-",
+             f"{r.round.teacher_f1:.3f} ({r.round.compared})" if r.round.compared else "-",
+             f"{r.f1:.3f}" if r.f1 is not None else "-", str(r.sentences), str(r.entities),
+             f"{r.keys / r.sentences:.2f}" if r.sentences else "-", str(r.keys_before),
+             str(times.get(str(r.round.round), "-"))] for r in found]
+    total, reviewed = sum(r.keys for r in found), sum(r.sentences for r in found)
+    entities = sum(r.entities for r in found)
+    base_keys, base_entities, base_total, base_f1 = baseline_numbers(store)
     last = points[-1] if points else (0, 0.0)
     scaled = (f" (counted on the {len(base_keys)} sentences of distill-1000 the teacher had labelled"
               f" when it was stopped, then scaled to {UNTIL:,})") if len(base_keys) < UNTIL else ""
@@ -278,7 +334,7 @@ def report(store: Store, name: str = NAME) -> None:
         + targets(points, base_total, base_f1, times, read_times(store, name, "train"), rounds(store, name))
         + f"\n\n![F1 against correction keys]({output(store, name)}.png)\n")
     write(f"{output(store, name)}.md", text)
-    plot(points, (base_total, base_f1), RESULTS / f"{output(store, name)}.png")
+    plot({"the loop, round by round": points}, (base_total, base_f1), RESULTS / f"{output(store, name)}.png")
 
 
 def targets(points: list[tuple[int, float]], base_keys: int, base_f1: float | None,
@@ -308,12 +364,13 @@ def targets(points: list[tuple[int, float]], base_keys: int, base_f1: float | No
     return "\n".join(lines)
 
 
-def plot(points: list[tuple[int, float]], baseline: tuple[int, float | None], path: Path) -> None:
+def plot(curves: dict[str, list[tuple[int, float]]], baseline: tuple[int, float | None], path: Path) -> None:
+    """Test F1 against correction keys, a line a loop (by label), the baseline a square."""
     figure = new_figure((6, 4))
     axes = figure.add_subplot()
-    if points:
-        axes.plot([k for k, _ in points], [f for _, f in points], marker="o",
-                  label="the loop, round by round")
+    for label, points in curves.items():
+        if points:
+            axes.plot([k for k, _ in points], [f for _, f in points], marker="o", markersize=3, label=label)
     if baseline[1] is not None:
         axes.scatter([baseline[0]], [baseline[1]], marker="s", color="black",
                      label="baseline: teacher's pre-annotations, 1,000 sentences")
