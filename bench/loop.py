@@ -356,10 +356,10 @@ def targets(points: list[tuple[int, float]], base_keys: int, base_f1: float | No
     upto = [(r.reviewed, train_times[str(r.round)]) for r in rounds_ if str(r.round) in train_times]
     small = [t for n, t in upto if n <= 500]
     if small:
+        more = [t for n, t in upto if n > 500]
         lines.append(f"- A round's training on up to 500 reviewed sentences took at most {max(small):.0f} s"
-                     f" (target: under 180 s); on more, up to"
-                     f" {max((t for n, t in upto if n > 500), default=0):.0f} s. Whole"
-                     f" rounds (training, scoring, choosing, labelling): at most"
+                     f" (target: under 180 s)" + (f"; on more, up to {max(more):.0f} s" if more else "")
+                     + f". Whole rounds (training, scoring, choosing, labelling): at most"
                      f" {max(times.values()):.0f} s.")
     return "\n".join(lines)
 
