@@ -361,7 +361,7 @@ def choose_batch(store: Store, loop: LoopRecord, settings: LoopSettings, current
     if current.training_run_id is None:
         chosen = left[: settings.batch]
     else:
-        pool = loop_subset(store, loop, f"pool-{current.round}", current.round, left)  # = pool_name
+        pool = loop_subset(store, loop, f"pool-{current.round}", current.round, left)  # pool_name's
         run, _ = yield from steps.annotation(
             f"round {current.round}: the student reads {len(left)} sentences",
             labeller.label(store, pool, str(current.training_run_id), pool))

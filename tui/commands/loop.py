@@ -36,7 +36,7 @@ from tui.shell import db_option, main, open_store, out
 @click.option("--pool", default=None,
               help="A labelled subset for the teacher's examples, besides the sentences reviewed so far.")
 @click.option("--encoder", default=None, help="Round 1's starting checkpoint (default: the embedded MiniLM).")
-@click.option("--choose", type=click.Choice(["least-sure", "in-order", "mixed"]), default=None,
+@click.option("--choose", type=click.Choice(loop_job.CHOICES), default=None,
               help="The next batch: the sentences the student is least sure of, the next in order, or"
               " half of each (first time: least-sure).")
 @click.option("--self-train/--no-self-train", default=None,
