@@ -266,7 +266,7 @@ def compare(store: Store, names: list[str]) -> None:
         settings = loop.settings_of(store.loops.find(name))
         points = [(r.keys_before, r.f1) for r in found if r.f1 is not None]
         curves[output(store, name)] = points
-        reached = next(((k, f) for k, f in points if base_f1 is not None and f >= base_f1 - 0.005), None)
+        reached = reached_at(points, base_f1)
         within = [f for k, f in points if k <= base_total / 2]
         rows.append([output(store, name), settings.choose, "yes" if settings.self_train else "no",
                      f"{sum(r.sentences for r in found):,}", f"{sum(r.keys for r in found):,}",
@@ -337,12 +337,17 @@ def report(store: Store, name: str = NAME) -> None:
     plot({"the loop, round by round": points}, (base_total, base_f1), RESULTS / f"{output(store, name)}.png")
 
 
+def reached_at(points: list[tuple[int, float]], base_f1: float | None) -> tuple[int, float] | None:
+    """The first round (keys before it, its F1) within half a point of the baseline's F1."""
+    return next(((k, f) for k, f in points if base_f1 is not None and f >= base_f1 - 0.005), None)
+
+
 def targets(points: list[tuple[int, float]], base_keys: int, base_f1: float | None,
             times: dict[str, float], train_times: dict[str, float], rounds_: list[LoopRound]) -> str:
     """The issue's targets, met or not, with the numbers."""
     lines = []
     if base_f1 is not None:
-        reached = next(((k, f) for k, f in points if f >= base_f1 - 0.005), None)
+        reached = reached_at(points, base_f1)
         if reached:
             lines.append(f"- F1 within half a point of the baseline ({base_f1:.3f}): reached at"
                          f" {reached[1]:.3f}"
