@@ -31,7 +31,8 @@ async def test_l_trains_the_next_round_while_reviewing_and_opens_its_batch(proje
         assert screen.training
         await pilot.press("a")  # the review goes on while the worker trains
         await wait_for(pilot, lambda: screen.round_ready is not None, timeout=300)
-        assert "L opens it" in screen_text(app)
+        # the status line says so once it has repainted (under load, a frame after the flag)
+        await wait_for(pilot, lambda: "L opens it" in screen_text(app), timeout=10)
         second = store.loops.rounds(store.loops.find("loop-dist").id)[-1]
         assert (second.round, second.status) == (1, "ready")
         assert screen.round_ready == second.annotation_run_id
