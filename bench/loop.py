@@ -16,10 +16,12 @@ until 1,000 sentences and training once (issue 29, step 5).
 Correction keys: the fewest keys the review screen allows from each sentence's pre-annotation
 to gold (`bench.review_plan.plan`, accept apart), computed from the runs as stored.
 
-`python -m bench.loop run --db DB [--self-train] [--until N]` simulates (resumable: every step
-is a run of the project; `--self-train` is `nerd loop --self-train`, `--until` stops reviewing
-sooner than 1,000); `python -m bench.loop report --db DB` writes bench/results/loop.md and
-loop.png (loop-self-train.md and .png for a loop that self-trains).
+`python -m bench.loop run --db DB [--name N] [--self-train] [--choose C] [--until K]` simulates
+(resumable: every step is a run of the project; `--self-train` and `--choose` are `nerd loop`'s,
+`--name` keeps loops of different settings apart in one project, `--until` stops reviewing
+sooner than 1,000); `python -m bench.loop report --db DB [--name N]` writes
+bench/results/loop.md and loop.png, named by the loop's settings (loop-self-train-in-order.md);
+`python -m bench.loop compare --db DB --names N1,N2` writes loop-compare.md and .png.
 """
 
 from __future__ import annotations

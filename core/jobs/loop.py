@@ -199,10 +199,15 @@ def next_round(store: Store, loop: LoopRecord, settings: LoopSettings, rounds: l
     return found
 
 
+def part_name(loop: LoopRecord, part: str) -> str:
+    """LOOP-PART: the name of the loop's subset (and, for a pool, of the student's run over it)."""
+    return f"{loop.name}-{part}"
+
+
 def loop_subset(store: Store, loop: LoopRecord, part: str, r: int, ids: list[int]) -> str:
     """The loop's subset LOOP-PART (a round's training sentences, pool or batch), made once: a
     resumed round finds the one it made before, whatever was reviewed since."""
-    name = f"{loop.name}-{part}"
+    name = part_name(loop, part)
     if store.corpora.subset_by_name(name) is None:
         source = store.corpora.subset(loop.subset_id)
         store.corpora.add_subset(name, source.dataset_id, 0, {"loop": loop.name, "round": r}, ids)
@@ -280,21 +285,17 @@ def pseudo_labelled(store: Store, loop: LoopRecord, settings: LoopSettings, curr
     last = earlier[-1] if earlier else None
     if last is None or last.training_run_id is None or not student_leads(last, settings):
         return None
-    run = store.annotations.find(pool_name(loop, last.round))
+    pool_name = part_name(loop, f"pool-{last.round}")  # what the last student read to choose
+    run = store.annotations.find(pool_name)
     if run is None:
         return None
     taken = batched(store, earlier)
-    pool = store.corpora.subset_by_name(pool_name(loop, last.round))
+    pool = store.corpora.subset_by_name(pool_name)
     ids = [s.id for s in store.corpora.subset_sentences(pool.id)
            if s.id not in taken and not held_out(s, settings.holdout)]
     if not ids:
         return None
     return f"{loop_subset(store, loop, f'pseudo-{current.round}', current.round, ids)}@run:{run}", len(ids)
-
-
-def pool_name(loop: LoopRecord, r: int) -> str:
-    """The subset (and the student's annotation run) of what round `r`'s student read to choose."""
-    return f"{loop.name}-pool-{r}"
 
 
 def batched(store: Store, rounds: list[LoopRound]) -> set[int]:
@@ -361,7 +362,7 @@ def choose_batch(store: Store, loop: LoopRecord, settings: LoopSettings, current
     if current.training_run_id is None:
         chosen = left[: settings.batch]
     else:
-        pool = loop_subset(store, loop, f"pool-{current.round}", current.round, left)  # pool_name's
+        pool = loop_subset(store, loop, f"pool-{current.round}", current.round, left)
         run, _ = yield from steps.annotation(
             f"round {current.round}: the student reads {len(left)} sentences",
             labeller.label(store, pool, str(current.training_run_id), pool))
